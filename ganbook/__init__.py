@@ -1,0 +1,89 @@
+"""ganbook: the helper package of the executable GAN textbook.
+
+Submodules are imported on first use (``ganbook.data``, ``ganbook.nets``, ...), so that
+``import ganbook`` stays fast and has no side effects.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import random
+from typing import TYPE_CHECKING
+
+import torch
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "check",
+    "data",
+    "divergences",
+    "metrics",
+    "nets",
+    "objectives",
+    "plot",
+    "train",
+    "widgets",
+)
+
+__all__ = ["device", "seed", "__version__", *_SUBMODULES]
+
+if TYPE_CHECKING:  # pragma: no cover - for static analysers only
+    from . import check, data, divergences, metrics, nets, objectives, plot, train, widgets
+
+
+def device(prefer: str | torch.device | None = None) -> torch.device:
+    """Return the device the book computes on: ``cuda`` → ``mps`` → ``cpu``.
+
+    ``prefer`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``None``) asks for one device;
+    asking for an accelerator that is absent raises a ``ValueError`` instead of silently
+    falling back, so that a notebook run with ``DEVICE = "cuda"`` really runs on the GPU.
+    ``None`` or ``"auto"`` picks the best available one.
+    """
+    if isinstance(prefer, torch.device):
+        prefer = str(prefer)
+    if prefer is not None and not isinstance(prefer, str):
+        raise TypeError(f"device(prefer=...) expects a str, torch.device or None, got {type(prefer).__name__}")
+    if prefer is None or prefer == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(prefer)
+    except RuntimeError as err:
+        raise ValueError(f"device(prefer={prefer!r}): not a device name ({err})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device(prefer={prefer!r}): CUDA is not available on this machine")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device(prefer={prefer!r}): MPS is not available on this machine")
+    return dev
+
+
+def seed(value: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices) with ``value``; return a CPU ``torch.Generator``
+    seeded with the same value, for code that wants an explicit random stream."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"seed(value=...) expects an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"seed(value={value}): expected a non-negative int")
+    random.seed(value)
+    os.environ.setdefault("PYTHONHASHSEED", str(value))
+    try:
+        import numpy as np
+
+        np.random.seed(value % 2**32)
+    except ImportError:  # pragma: no cover
+        pass
+    torch.manual_seed(value)
+    return torch.Generator().manual_seed(value)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'ganbook' has no attribute {name!r}")

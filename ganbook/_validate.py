@@ -1,0 +1,89 @@
+"""Input checks shared by every public function: clear errors that name the argument."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+
+def tensor(x: object, name: str, *, ndim: int | Sequence[int] | None = None,
+           last_dim: int | None = None, floating: bool = True, finite: bool = True,
+           min_rows: int | None = None) -> torch.Tensor:
+    """Check that ``x`` is a tensor of the expected rank, width and dtype; return it."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.dim() not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ValueError(f"{name} must have {want} dimension(s), got shape {tuple(x.shape)}")
+    if last_dim is not None and (x.dim() == 0 or x.shape[-1] != last_dim):
+        raise ValueError(f"{name} must have last dimension {last_dim}, got shape {tuple(x.shape)}")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if min_rows is not None and (x.dim() == 0 or x.shape[0] < min_rows):
+        raise ValueError(f"{name} needs at least {min_rows} row(s), got shape {tuple(x.shape)}")
+    if finite and x.is_floating_point() and x.numel() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    if a.device != b.device:
+        raise ValueError(f"{name_a} is on {a.device} but {name_b} is on {b.device}; move both to one device")
+
+
+def positive_int(x: object, name: str, *, minimum: int = 1) -> int:
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise TypeError(f"{name} must be an int, got {type(x).__name__}")
+    if x < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {x}")
+    return x
+
+
+def positive_float(x: object, name: str, *, allow_zero: bool = False) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(x).__name__}")
+    x = float(x)
+    if not math.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {x}")
+    return x
+
+
+def finite_float(x: object, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(x).__name__}")
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    return x
+
+
+def probability(x: object, name: str, *, open_interval: bool = False) -> float:
+    x = finite_float(x, name)
+    if open_interval and not 0 < x < 1:
+        raise ValueError(f"{name} must lie in (0, 1), got {x}")
+    if not 0 <= x <= 1:
+        raise ValueError(f"{name} must lie in [0, 1], got {x}")
+    return x
+
+
+def device_arg(device: object, name: str = "device") -> torch.device:
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, torch.device):
+        return device
+    if isinstance(device, str):
+        try:
+            return torch.device(device)
+        except RuntimeError as err:
+            raise ValueError(f"{name}={device!r} is not a device name ({err})") from None
+    raise TypeError(f"{name} must be a str, torch.device or None, got {type(device).__name__}")
+
+
+def generator(gen: object, name: str = "generator") -> torch.Generator | None:
+    if gen is not None and not isinstance(gen, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(gen).__name__}")
+    return gen

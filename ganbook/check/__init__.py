@@ -1,0 +1,14 @@
+"""Exercise checks: run a learner's function against the book's reference on random inputs and
+explain a mismatch in plain words.
+
+    >>> from ganbook import check
+    >>> check.nonsaturating_g_loss(my_loss)   # raises CheckFailed with an explanation, or prints ✓
+
+Each check lives next to the chapter that asks for it; the engine is :func:`compare`.
+"""
+from ._core import CheckFailed, compare
+from .foundations import (discriminator_loss, gaussian_mle, kl_gaussian, nonsaturating_g_loss,
+                          optimal_discriminator)
+
+__all__ = ["CheckFailed", "compare", "discriminator_loss", "gaussian_mle", "kl_gaussian",
+           "nonsaturating_g_loss", "optimal_discriminator"]

@@ -1,0 +1,92 @@
+"""The engine behind every exercise check."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """A learner's function disagrees with the reference; the message says how."""
+
+
+def _describe(inputs: tuple, names: tuple[str, ...]) -> str:
+    parts = []
+    for n, v in zip(names, inputs):
+        if isinstance(v, torch.Tensor):
+            shown = v.flatten()[:4].tolist()
+            more = "…" if v.numel() > 4 else ""
+            parts.append(f"{n} = tensor of shape {tuple(v.shape)} starting {[round(float(a), 4) for a in shown]}{more}")
+        else:
+            parts.append(f"{n} = {v!r}")
+    return "; ".join(parts)
+
+
+def _as_tensor(value: Any, what: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().double().cpu()
+    if isinstance(value, (int, float)):
+        return torch.tensor(float(value), dtype=torch.float64)
+    if isinstance(value, (tuple, list)):
+        try:
+            return torch.stack([_as_tensor(v, what) for v in value])
+        except CheckFailed:
+            raise
+        except Exception:
+            pass
+    raise CheckFailed(f"{what} should be a number or a tensor, but it is a {type(value).__name__}")
+
+
+def compare(fn: Callable, reference: Callable, cases: Iterable[tuple], *, name: str,
+            arg_names: tuple[str, ...], atol: float = 1e-5, rtol: float = 1e-4,
+            mistakes: dict[str, Callable] | None = None, quiet: bool = False) -> str:
+    """Call ``fn(*case)`` and ``reference(*case)`` for every case and compare the results.
+
+    On the first mismatch raise :class:`CheckFailed` naming the inputs, the expected and the
+    returned value, and — if the result equals one of the known ``mistakes`` (name → wrong
+    function) — what the learner probably did. Returns the success message (and prints it)."""
+    if not callable(fn):
+        raise TypeError(f"the function to check must be callable, got {type(fn).__name__}")
+    n = 0
+    for case in cases:
+        n += 1
+        where = _describe(case, arg_names)
+        expected = _as_tensor(reference(*case), "the reference")
+        try:
+            got_raw = fn(*[c.clone() if isinstance(c, torch.Tensor) else c for c in case])
+        except Exception as err:  # the learner's code raised
+            raise CheckFailed(f"{name}: your function raised {type(err).__name__}: {err}\n  on input {where}") from err
+        got = _as_tensor(got_raw, f"{name}: the value your function returned")
+        if got.shape != expected.shape:
+            hint = " (a scalar was expected: did you forget .mean() or .sum()?)" if expected.dim() == 0 else ""
+            raise CheckFailed(f"{name}: your result has shape {tuple(got.shape)} but the expected shape is "
+                              f"{tuple(expected.shape)}{hint}\n  on input {where}")
+        if not bool(torch.isfinite(got).all()) and bool(torch.isfinite(expected).all()):
+            raise CheckFailed(f"{name}: your result contains NaN or inf where the exact value is finite "
+                              f"— is it numerically unstable (log of 0, exp overflow)? Work on logits with "
+                              f"softplus / logsigmoid.\n  on input {where}")
+        if not torch.allclose(got, expected, atol=atol, rtol=rtol, equal_nan=True):
+            diff = float((got - expected).abs().max())
+            msg = (f"{name}: wrong value. Expected {_short(expected)}, got {_short(got)} "
+                   f"(largest difference {diff:.3g})\n  on input {where}")
+            for label, wrong in (mistakes or {}).items():
+                w = _as_tensor(wrong(*case), "mistake")
+                if w.shape == got.shape and torch.allclose(got, w, atol=atol, rtol=rtol):
+                    msg += f"\n  Hint: your result equals {label}."
+                    break
+            raise CheckFailed(msg)
+    if n == 0:
+        raise ValueError("compare needs at least one case")
+    message = f"✓ {name}: matches the reference on {n} inputs"
+    if not quiet:
+        print(message)
+    return message
+
+
+def _short(t: torch.Tensor) -> str:
+    if t.dim() == 0:
+        v = float(t)
+        return f"{v:.6g}" if math.isfinite(v) else str(v)
+    vals = [round(float(a), 5) for a in t.flatten()[:4]]
+    return f"{vals}{'…' if t.numel() > 4 else ''} (shape {tuple(t.shape)})"

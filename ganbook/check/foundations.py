@@ -1,0 +1,89 @@
+"""Checks for the exercises of chapters 1 (maximum likelihood) and 2 (the GAN game)."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..divergences import kl_gaussian as _kl_gaussian
+from ._core import compare
+
+
+def _rng(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def gaussian_mle(fn) -> str:
+    """Exercise 1.x: ``fn(x)`` with x of shape (n,) returns the maximum-likelihood (mean, std) of a
+    Gaussian — the std with 1/n, not 1/(n − 1)."""
+    g = _rng(1)
+    cases = [(torch.randn(n, generator=g, dtype=torch.float64) * s + m,)
+             for n, m, s in ((10, 0.0, 1.0), (7, 3.0, 0.5), (200, -2.0, 4.0), (2, 1.0, 1.0))]
+
+    def ref(x):
+        mu = x.mean()
+        return torch.stack([mu, ((x - mu) ** 2).mean().sqrt()])
+
+    mistakes = {"the unbiased std (dividing by n − 1), which is not the maximum-likelihood estimate":
+                lambda x: torch.stack([x.mean(), x.std(unbiased=True)]),
+                "the variance instead of the standard deviation":
+                lambda x: torch.stack([x.mean(), ((x - x.mean()) ** 2).mean()])}
+    return compare(lambda x: torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in fn(x)]), ref, cases,
+                   name="gaussian_mle", arg_names=("x",), atol=1e-6, rtol=1e-6, mistakes=mistakes)
+
+
+def kl_gaussian(fn) -> str:
+    """Exercise 1.x: ``fn(mu_p, sigma_p, mu_q, sigma_q)`` returns KL(N(μ_p, σ_p²) ‖ N(μ_q, σ_q²))."""
+    cases = [(0.0, 1.0, 0.0, 1.0), (1.0, 1.0, 0.0, 1.0), (0.0, 0.5, 0.0, 2.0), (0.0, 2.0, 0.0, 0.5), (-1.0, 0.3, 2.0, 1.7)]
+    mistakes = {"KL(q‖p), the divergence with its arguments swapped":
+                lambda a, b, c, d: _kl_gaussian(c, d, a, b),
+                "a formula with variances where standard deviations belong in the log term":
+                lambda a, b, c, d: math.log(d**2 / b**2) + (b**2 + (a - c) ** 2) / (2 * d**2) - 0.5}
+    return compare(fn, _kl_gaussian, cases, name="kl_gaussian",
+                   arg_names=("mu_p", "sigma_p", "mu_q", "sigma_q"), atol=1e-6, rtol=1e-6, mistakes=mistakes)
+
+
+def _logit_cases(seed: int, two: bool):
+    g = _rng(seed)
+    sizes = (5, 64, 3)
+    cases = []
+    for n in sizes:
+        real = torch.randn(n, generator=g) * 3
+        fake = torch.randn(n, generator=g) * 3
+        cases.append((real, fake) if two else (fake,))
+    extreme = torch.tensor([-120.0, -30.0, 0.0, 30.0, 120.0])   # stability: D certain either way
+    cases.append((extreme, extreme.flip(0)) if two else (extreme,))
+    return cases
+
+
+def nonsaturating_g_loss(fn) -> str:
+    """Exercise 2.x: ``fn(fake_logits)`` returns the non-saturating generator loss
+    −E[log D(G(z))] with D = σ(logit), as a scalar, stable for large |logits|."""
+    mistakes = {"the saturating (minimax) loss E[log(1 − D(G(z)))]": lambda f: -F.softplus(f).mean(),
+                "the loss with the wrong sign, +E[log D(G(z))]": lambda f: -F.softplus(-f).mean()}
+    return compare(fn, lambda f: F.softplus(-f).mean(), _logit_cases(2, False), name="nonsaturating_g_loss",
+                   arg_names=("fake_logits",), mistakes=mistakes)
+
+
+def discriminator_loss(fn) -> str:
+    """Exercise 2.x: ``fn(real_logits, fake_logits)`` returns −V(G, D), the discriminator's
+    binary cross-entropy, as a scalar, stable for large |logits|."""
+    ref = lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean()
+    mistakes = {"V(G, D) itself — the discriminator maximises V, so it minimises −V": lambda r, f: -ref(r, f),
+                "the loss with real and fake labels swapped": lambda r, f: F.softplus(r).mean() + F.softplus(-f).mean()}
+    return compare(fn, ref, _logit_cases(3, True), name="discriminator_loss",
+                   arg_names=("real_logits", "fake_logits"), mistakes=mistakes)
+
+
+def optimal_discriminator(fn) -> str:
+    """Exercise 2.x: ``fn(p_data, p_g)`` (densities at the same points, shape (n,)) returns the
+    optimal discriminator D*(x) = p_data(x) / (p_data(x) + p_g(x))."""
+    g = _rng(4)
+    cases = [(torch.rand(n, generator=g, dtype=torch.float64) * 2 + 1e-3,
+              torch.rand(n, generator=g, dtype=torch.float64) * 2 + 1e-3) for n in (4, 50)]
+    cases.append((torch.tensor([1.0, 0.0, 0.3], dtype=torch.float64), torch.tensor([0.0, 1.0, 0.3], dtype=torch.float64)))
+    mistakes = {"p_g / (p_data + p_g): the arguments are swapped": lambda p, q: q / (p + q),
+                "the density ratio p_data / p_g, which is D*/(1 − D*)": lambda p, q: p / q}
+    return compare(fn, lambda p, q: p / (p + q), cases, name="optimal_discriminator",
+                   arg_names=("p_data", "p_g"), atol=1e-9, rtol=1e-7, mistakes=mistakes)

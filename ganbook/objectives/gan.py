@@ -1,0 +1,60 @@
+"""The original GAN game on logits (chapter 2).
+
+With D(x) = σ(l(x)) for a logit l, the identities log σ(l) = −softplus(−l) and
+log(1 − σ(l)) = −softplus(l) give numerically stable losses that never evaluate log(0).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import _validate as V
+
+
+def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
+    V.tensor(x, name, ndim=1, min_rows=1, finite=False)
+    if bool(torch.isnan(x).any()):
+        raise ValueError(f"{name} contains NaN")
+    return x
+
+
+def value_function(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The minimax value, eq. (gan-value): V(G, D) = E_data[log D(x)] + E_z[log(1 − D(G(z)))],
+    estimated from logits of a real batch and a fake batch. D maximises it."""
+    _scores(real_logits, "real_logits")
+    _scores(fake_logits, "fake_logits")
+    return -F.softplus(-real_logits).mean() - F.softplus(fake_logits).mean()
+
+
+def minimax_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Discriminator loss = −V(G, D) = E[softplus(−l_real)] + E[softplus(l_fake)]
+    (binary cross-entropy with labels 1 for real and 0 for fake)."""
+    return -value_function(real_logits, fake_logits)
+
+
+def minimax_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Saturating (minimax) generator loss, eq. (gan-g-minimax): E_z[log(1 − D(G(z)))] = −E[softplus(l)].
+    Its gradient vanishes when D confidently rejects fakes (l → −∞)."""
+    _scores(fake_logits, "fake_logits")
+    return -F.softplus(fake_logits).mean()
+
+
+def nonsaturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss, eq. (gan-g-ns): −E_z[log D(G(z))] = E[softplus(−l)].
+    Same fixed point as the minimax loss, strong gradients when D rejects fakes."""
+    _scores(fake_logits, "fake_logits")
+    return F.softplus(-fake_logits).mean()
+
+
+def minimax():
+    """The minimax GAN objective (saturating generator loss)."""
+    from . import get
+
+    return get("minimax")
+
+
+def nonsaturating():
+    """The GAN objective with the non-saturating generator loss."""
+    from . import get
+
+    return get("nonsaturating")
