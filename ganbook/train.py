@@ -124,7 +124,9 @@ class Trainer:
         with torch.no_grad():
             fake = self.G(z)
         with self._autocast():
-            loss = self.objective.d_loss(self.D(real).float(), self.D(fake).float())
+            real_scores, fake_scores = self.D(real).float(), self.D(fake).float()
+            self._check(torch.cat([real_scores.flatten(), fake_scores.flatten()]), "discriminator output")
+            loss = self.objective.d_loss(real_scores, fake_scores)
             if self.d_regularizer is not None:
                 loss = loss + self.d_regularizer(self.D, real, fake)
         self._check(loss, "discriminator loss")
@@ -139,17 +141,19 @@ class Trainer:
         """One generator update; returns its loss."""
         z = self._batch(self.sample_z, "sample_z")
         with self._autocast():
-            loss = self.objective.g_loss(self.D(self.G(z)).float())
+            fake_scores = self.D(self.G(z)).float()
+            self._check(fake_scores, "discriminator output on generated samples")
+            loss = self.objective.g_loss(fake_scores)
         self._check(loss, "generator loss")
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         return loss.item()
 
-    def _check(self, loss: torch.Tensor, what: str) -> None:
-        if not bool(torch.isfinite(loss)):
+    def _check(self, values: torch.Tensor, what: str) -> None:
+        if not bool(torch.isfinite(values).all()):
             raise TrainingDiverged(
-                f"training diverged at step {self.steps_done}: the {what} is {float(loss)}. "
+                f"training diverged at step {self.steps_done}: the {what} is not finite. "
                 "Lower the learning rate, change the objective, or add a regularizer.")
 
     def step(self) -> tuple[float, float]:
