@@ -34,7 +34,15 @@ def _log_density(p: Density, name: str) -> Callable[[torch.Tensor], torch.Tensor
         p64 = GaussianMixture(p.means.double().cpu(), p.stds.double().cpu(), p.weights.double().cpu())
         return lambda x: p64.log_prob(x[:, None])
     if callable(p):
-        return lambda x: torch.log(p(x))
+        def log_p(x: torch.Tensor) -> torch.Tensor:
+            v = V.tensor(p(x), f"{name}(x)", ndim=1)
+            if v.shape != x.shape:
+                raise ValueError(f"{name}(x) must return one density value per point, shape {tuple(x.shape)}, "
+                                 f"got shape {tuple(v.shape)}")
+            if bool((v < 0).any()):
+                raise ValueError(f"{name}(x) must be a density (non-negative), but it returned negative values")
+            return torch.log(v.to(x))
+        return log_p
     raise TypeError(f"{name} must be a GaussianMixture or a callable pdf(x), got {type(p).__name__}")
 
 
