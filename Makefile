@@ -31,7 +31,8 @@ else
   $(error EXECUTE must be cache or force, not '$(EXECUTE)')
 endif
 
-PYTEST_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider
+PYTEST_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider \
+                --durations=10
 
 .PHONY: book test timings assets venv clean help
 
@@ -44,6 +45,7 @@ help:
 venv: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
+	@echo "[make venv] $$(date +%T) installing into $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -r requirements.txt
 	$(BIN)/python -m pip install -e . --no-deps
@@ -54,6 +56,7 @@ assets:
 	bash .ci/offline_assets.sh
 
 book: $(STAMP) assets
+	@echo "[make book] $$(date +%T) building the book (EXECUTE=$(EXECUTE))"
 ifeq ($(EXECUTE),force)
 	@mkdir -p _build
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
@@ -62,10 +65,12 @@ endif
 	@echo "kernel python3 -> $$($(BIN)/jupyter kernelspec list --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["kernelspecs"]["python3"]["spec"]["argv"][0])')"
 	$(BIN)/jupyter-book build . $(JB_FLAGS) $(JB_CONFIG)
 	@echo
+	@echo "[make book] $$(date +%T) done"
 	@echo "The book: $(abspath $(HTML))"
 
 test: book
-	$(BIN)/python -m pytest tests chapters $(PYTEST_FLAGS)
+	@echo "[make test] $$(date +%T) pytest: unit tests, site check, chapters (nbval)"
+	$(BIN)/python -m pytest tests $(wildcard chapters) $(PYTEST_FLAGS)
 
 timings: $(STAMP)
 	$(BIN)/python .ci/timings.py
