@@ -12,7 +12,7 @@ from .divergences import js_1d
 
 def optimal_discriminator_figure(p: GaussianMixture, mu: float, sigma: float, ax=None, lo: float = -6.0,
                                  hi: float = 6.0):
-    """Draw p_data, p_g = N(mu, sigma²) and D*(x) = p_data/(p_data + p_g) (eq. gan-dstar) on one
+    """Draw p_data, p_g = N(mu, sigma²) and D*(x) = p_data/(p_data + p_g) (eq. ch2-dstar) on one
     axis, and report V(G, D*) next to 2·JS − log 4. Returns (ax, value, 2·JS − log 4)."""
     import matplotlib.pyplot as plt
 

@@ -19,7 +19,7 @@ def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def value_function(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """The minimax value, eq. (gan-value): V(G, D) = E_data[log D(x)] + E_z[log(1 − D(G(z)))],
+    """The minimax value, eq. (ch2-value): V(G, D) = E_data[log D(x)] + E_z[log(1 − D(G(z)))],
     estimated from logits of a real batch and a fake batch. D maximises it."""
     _scores(real_logits, "real_logits")
     _scores(fake_logits, "fake_logits")
@@ -33,14 +33,14 @@ def minimax_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torc
 
 
 def minimax_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Saturating (minimax) generator loss, eq. (gan-g-minimax): E_z[log(1 − D(G(z)))] = −E[softplus(l)].
+    """Saturating (minimax) generator loss, eq. (ch2-g-minimax): E_z[log(1 − D(G(z)))] = −E[softplus(l)].
     Its gradient vanishes when D confidently rejects fakes (l → −∞)."""
     _scores(fake_logits, "fake_logits")
     return -F.softplus(fake_logits).mean()
 
 
 def nonsaturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss, eq. (gan-g-ns): −E_z[log D(G(z))] = E[softplus(−l)].
+    """Non-saturating generator loss, eq. (ch2-g-ns): −E_z[log D(G(z))] = E[softplus(−l)].
     Same fixed point as the minimax loss, strong gradients when D rejects fakes."""
     _scores(fake_logits, "fake_logits")
     return F.softplus(-fake_logits).mean()
