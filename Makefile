@@ -59,8 +59,10 @@ book: $(STAMP) assets
 	@echo "[make book] $$(date +%T) building the book (EXECUTE=$(EXECUTE))"
 ifeq ($(EXECUTE),force)
 	@mkdir -p _build
-	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
-	c['execute']['execute_notebooks'] = 'force'; yaml.safe_dump(c, open('_build/_config.force.yml', 'w'), allow_unicode=True)"
+	$(BIN)/python -c "import os, yaml; c = yaml.safe_load(open('_config.yml')); \
+	c['execute']['execute_notebooks'] = 'force'; ext = c['sphinx'].get('local_extensions') or {}; \
+	c['sphinx']['local_extensions'] = {k: os.path.abspath(v) for k, v in ext.items()}; \
+	yaml.safe_dump(c, open('_build/_config.force.yml', 'w'), allow_unicode=True)"
 endif
 	@echo "kernel python3 -> $$($(BIN)/jupyter kernelspec list --json | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["kernelspecs"]["python3"]["spec"]["argv"][0])')"
 	$(BIN)/jupyter-book build . $(JB_FLAGS) $(JB_CONFIG)

@@ -121,6 +121,10 @@ def check_outputs_stripped(nb: dict) -> list[str]:
         if keep and not outputs:
             problems.append(f"{where} is tagged `{CHECK_OUTPUT_TAG}` but has no output to "
                             "compare against (run it and keep its output)")
+        if keep and outputs and cell.get("execution_count") is None:
+            problems.append(f"{where} is tagged `{CHECK_OUTPUT_TAG}` but its execution_count "
+                            "is null: nbval then fails with 'Unrun reference cell has "
+                            "outputs' (keep the count of golden cells when stripping)")
     return problems
 
 
@@ -240,7 +244,7 @@ URL = "https://github.com/ganbook/ganbook"
 
 def _code(src: str, tags=(), outputs=()) -> dict:
     return {"cell_type": "code", "source": src, "metadata": {"tags": list(tags)},
-            "outputs": list(outputs), "execution_count": None}
+            "outputs": list(outputs), "execution_count": 1 if outputs else None}
 
 
 def _nb(*cells) -> dict:
@@ -289,6 +293,9 @@ def test_parameters_check_fails():
 def test_outputs_check_fails():
     assert check_outputs_stripped(_nb(_code("print(1)", outputs=[STDOUT])))
     assert check_outputs_stripped(_nb(_code("print(1)", tags=[CHECK_OUTPUT_TAG])))
+    unrun = _code("print(1)", tags=[CHECK_OUTPUT_TAG], outputs=[STDOUT])
+    unrun["execution_count"] = None
+    assert check_outputs_stripped(_nb(unrun))
 
 
 def test_kernelspec_check_fails():
