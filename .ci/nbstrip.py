@@ -29,12 +29,12 @@ def strip(nb: nbformat.NotebookNode) -> int:
         tags = cell.metadata.get("tags", [])
         if KEEP in tags:
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
-            for o in cell.outputs:
-                o.pop("execution_count", None) if o.get("output_type") == "stream" else None
+            # nbval treats a cell with outputs but no execution_count as an unrun reference cell
+            cell.execution_count = cell.execution_count or 1 if cell.outputs else None
             kept += 1
         else:
             cell.outputs = []
-        cell.execution_count = None
+            cell.execution_count = None
     nb.metadata.pop("widgets", None)
     return kept
 
