@@ -9,6 +9,7 @@ values, shape (n,)):
 Objectives are looked up by name with :func:`get` (``get("nonsaturating")``). Regularizers such
 as gradient penalties are separate functions of ``(D, real, fake)`` in :mod:`ganbook.objectives.penalties`
 when a chapter introduces them.
+Chapter 3: ``fgan(name)`` (registered as ``"fgan:<name>"``) and ``lsgan`` (``"lsgan"``) in :mod:`.fgan`.
 """
 from __future__ import annotations
 
@@ -66,3 +67,5 @@ register("nonsaturating", lambda: Objective("nonsaturating", minimax_d_loss, non
 
 __all__ = ["Objective", "get", "names", "register", "minimax", "nonsaturating", "minimax_d_loss",
            "minimax_g_loss", "nonsaturating_g_loss", "value_function"]
+
+from .fgan import fgan, lsgan  # noqa: E402,F401  (chapter 3; registers "fgan:<name>", "lsgan", "lsgan:chi2")

@@ -1,0 +1,104 @@
+"""f-GAN and least-squares GAN objectives (chapter 3).
+
+f-GAN (Nowozin et al., 2016): the discriminator outputs an unconstrained score v = V_ω(x); the
+output activation g_f maps it into dom f*, T = g_f(v), and the two players play the saddle point
+of the variational bound, eq. (ch3-fgan-objective):
+
+    F(θ, ω) = E_P[g_f(V_ω(x))] − E_{Q_θ}[f*(g_f(V_ω(x)))].
+
+* discriminator loss  d_loss(real, fake) = −F = E_Q[f*(g_f(v))] − E_P[g_f(v)]   (eq. ch3-fgan-d);
+* generator loss, "saddle"      g_loss(fake) = −E_Q[f*(g_f(v))]   (F without its P-term, eq. ch3-fgan-g);
+* generator loss, "activation"  g_loss(fake) = −E_Q[g_f(v)]        (the paper's practical variant,
+  section 3.2; for the GAN divergence it is exactly the non-saturating loss).
+
+g_f and f* come from ``ganbook.divergences.fdivergence(name)``, the same objects the exact
+divergences use; f*(g_f(v)) is evaluated in its simplified, numerically stable form.
+
+LSGAN (Mao et al., 2017), eq. (ch3-lsgan):
+d_loss = ½E_P[(v − b)²] + ½E_Q[(v − a)²],  g_loss = ½E_Q[(v − c)²].
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import _validate as V
+from ..divergences import F_DIVERGENCES, FDivergence, fdivergence
+
+GENERATOR_LOSSES = ("saddle", "activation")
+
+
+def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
+    V.tensor(x, name, ndim=1, min_rows=1, finite=False)
+    if bool(torch.isnan(x).any()):
+        raise ValueError(f"{name} contains NaN")
+    return x
+
+
+def fgan_d_loss(d: FDivergence, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """−(E_P[g_f(v)] − E_Q[f*(g_f(v))]), eq. (ch3-fgan-d): minus the variational bound (ch3-bound)
+    at the critic T = g_f ∘ V. Scores have shape (n,); returns a 0-dim tensor."""
+    _scores(real_scores, "real_scores")
+    _scores(fake_scores, "fake_scores")
+    return d.f_star_of_activation(fake_scores).mean() - d.activation(real_scores).mean()
+
+
+def fgan_g_loss(d: FDivergence, fake_scores: torch.Tensor, generator_loss: str = "saddle") -> torch.Tensor:
+    """The generator's loss: −E_Q[f*(g_f(v))] ("saddle", eq. ch3-fgan-g) or −E_Q[g_f(v)]
+    ("activation", the variant of section 3.2 of the f-GAN paper)."""
+    _scores(fake_scores, "fake_scores")
+    if generator_loss == "saddle":
+        return -d.f_star_of_activation(fake_scores).mean()
+    if generator_loss == "activation":
+        return -d.activation(fake_scores).mean()
+    raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
+
+
+def fgan(name: str, generator_loss: str = "saddle"):
+    """The f-GAN objective for the f-divergence ``name`` (one of ``divergences.F_DIVERGENCES``)
+    as an :class:`~ganbook.objectives.Objective`. ``objectives.get("fgan:<name>")`` returns the
+    ``"saddle"`` form; ``generator_loss="activation"`` gives the paper's practical variant."""
+    from . import Objective
+
+    d = fdivergence(name)
+    if generator_loss not in GENERATOR_LOSSES:
+        raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
+    suffix = "" if generator_loss == "saddle" else f"({generator_loss})"
+    return Objective(f"fgan:{d.name}{suffix}",
+                     lambda real, fake: fgan_d_loss(d, real, fake),
+                     lambda fake: fgan_g_loss(d, fake, generator_loss))
+
+
+def lsgan(a: float = 0.0, b: float = 1.0, c: float = 1.0):
+    """Least-squares GAN, eq. (ch3-lsgan): D regresses real scores to ``b`` and fake scores to
+    ``a``; G pushes fake scores to ``c``. Defaults (a, b, c) = (0, 1, 1); (−1, 1, 0) satisfies
+    b − c = 1, b − a = 2, the choice for which LSGAN's generator minimises the χ²-type divergence
+    ∫(p − q)²/(p + q) without an additive constant (eq. ch3-lsgan-chi2)."""
+    from . import Objective
+
+    a, b, c = V.finite_float(a, "a"), V.finite_float(b, "b"), V.finite_float(c, "c")
+    if a == b:
+        raise ValueError(f"lsgan needs a ≠ b (the targets for fake and real), got a = b = {a}")
+
+    def d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        _scores(real_scores, "real_scores")
+        _scores(fake_scores, "fake_scores")
+        return 0.5 * ((real_scores - b) ** 2).mean() + 0.5 * ((fake_scores - a) ** 2).mean()
+
+    def g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+        _scores(fake_scores, "fake_scores")
+        return 0.5 * ((fake_scores - c) ** 2).mean()
+
+    known = {(0.0, 1.0, 1.0): "lsgan", (-1.0, 1.0, 0.0): "lsgan:chi2"}
+    return Objective(known.get((a, b, c), f"lsgan(a={a:g}, b={b:g}, c={c:g})"), d_loss, g_loss)
+
+
+def _register() -> None:
+    from . import register
+
+    for n in F_DIVERGENCES:
+        register(f"fgan:{n}", lambda n=n: fgan(n))
+    register("lsgan", lambda: lsgan())
+    register("lsgan:chi2", lambda: lsgan(-1.0, 1.0, 0.0))
+
+
+_register()
