@@ -69,3 +69,4 @@ __all__ = ["Objective", "get", "names", "register", "minimax", "nonsaturating", 
            "minimax_g_loss", "nonsaturating_g_loss", "value_function"]
 
 from .fgan import fgan, lsgan  # noqa: E402,F401  (chapter 3; registers "fgan:<name>", "lsgan", "lsgan:chi2")
+from . import ipm, penalties  # noqa: E402,F401  (chapter 4; registers "wasserstein", "hinge", "mcgan", "fisher")
