@@ -31,8 +31,9 @@ def kl_gaussian(mu_p: float, sigma_p: float, mu_q: float, sigma_q: float) -> flo
     return math.log(sigma_q / sigma_p) + (sigma_p**2 + (mu_p - mu_q) ** 2) / (2 * sigma_q**2) - 0.5
 
 
-def _log_density(p: Density, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """log p(x) for x of shape (n,) in float64."""
+def log_density(p: Density, name: str = "p") -> Callable[[torch.Tensor], torch.Tensor]:
+    """The function x ↦ log p(x) for x of shape (n,), in float64, for a 1D mixture or a callable pdf
+    (``name`` labels error messages)."""
     if isinstance(p, GaussianMixture):
         if p.dim != 1:
             raise ValueError(f"{name} must be a 1D mixture, got dimension {p.dim}")
@@ -69,14 +70,14 @@ def _xlogy_ratio(lp: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
 def kl_1d(p: Density, q: Density, lo: float, hi: float, n: int = 20001) -> float:
     """KL(p‖q) for 1D densities by the trapezoidal rule on [lo, hi] (eq. kl-def)."""
     x = grid_1d(lo, hi, n)
-    lp, lq = _log_density(p, "p")(x), _log_density(q, "q")(x)
+    lp, lq = log_density(p, "p")(x), log_density(q, "q")(x)
     return float(torch.trapezoid(_xlogy_ratio(lp, lq), x))
 
 
 def js_1d(p: Density, q: Density, lo: float, hi: float, n: int = 20001) -> float:
     """Jensen–Shannon divergence JS(p‖q) in nats for 1D densities, by the trapezoidal rule."""
     x = grid_1d(lo, hi, n)
-    lp, lq = _log_density(p, "p")(x), _log_density(q, "q")(x)
+    lp, lq = log_density(p, "p")(x), log_density(q, "q")(x)
     lm = torch.logaddexp(lp, lq) - math.log(2)
     return float(0.5 * torch.trapezoid(_xlogy_ratio(lp, lm), x) + 0.5 * torch.trapezoid(_xlogy_ratio(lq, lm), x))
 
@@ -346,7 +347,7 @@ def f_divergence_1d(p: Density, q: Density, name: str | FDivergence, lo: float, 
     d = fdivergence(name)
     x = grid_1d(lo, hi, n)
     with torch.no_grad():
-        lp, lq = _log_density(p, "p")(x).double(), _log_density(q, "q")(x).double()
+        lp, lq = log_density(p, "p")(x).double(), log_density(q, "q")(x).double()
         integrand = _perspective(d, lp, lq)
     if not bool(torch.isfinite(integrand).all()):
         return math.inf

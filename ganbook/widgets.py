@@ -7,7 +7,7 @@ import math
 import torch
 
 from .data import GaussianMixture, gaussian_1d, mixture
-from .divergences import js_1d
+from .divergences import js_1d, log_density
 
 
 def optimal_discriminator_figure(p: GaussianMixture, mu: float, sigma: float, ax=None, lo: float = -6.0,
@@ -18,8 +18,8 @@ def optimal_discriminator_figure(p: GaussianMixture, mu: float, sigma: float, ax
 
     q = gaussian_1d(mu, sigma)
     x = torch.linspace(lo, hi, 2001, dtype=torch.float64)
-    lp = _as64(p).log_prob(x[:, None])
-    lq = _as64(q).log_prob(x[:, None])
+    lp = log_density(p, "p")(x)
+    lq = log_density(q, "p_g")(x)
     d_star = torch.sigmoid(lp - lq)                                  # p/(p+q) = σ(log p − log q)
     # V(G, D*) = ∫ p log D* + q log(1 − D*)
     integrand = lp.exp() * torch.nn.functional.logsigmoid(lp - lq) + lq.exp() * torch.nn.functional.logsigmoid(lq - lp)
@@ -34,10 +34,6 @@ def optimal_discriminator_figure(p: GaussianMixture, mu: float, sigma: float, ax
     ax.set_title(f"$V(G,D^*)$ = {value:.3f},  2JS − log 4 = {jsd_form:.3f}", fontsize=9)
     ax.legend(fontsize=8, loc="upper right")
     return ax, value, jsd_form
-
-
-def _as64(p: GaussianMixture) -> GaussianMixture:
-    return GaussianMixture(p.means.double().cpu(), p.stds.double().cpu(), p.weights.double().cpu())
 
 
 def default_target() -> GaussianMixture:
