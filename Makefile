@@ -17,6 +17,8 @@ HTML    := _build/html/index.html
 export PATH         := $(BIN):$(PATH)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYTHONHASHSEED := 0
+# Training progress bars are for people at a terminal, not for the built pages.
+export GANBOOK_QUIET := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Inside a kernel an inherited MPLBACKEND (e.g. Agg) would replace the inline backend and
 # drop every figure from the book, so kernels must not see one.
