@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from torch import nn
 
 from ganbook import metrics as M
 from ganbook.metrics.fid import frechet_distance, gaussian_stats, sqrtm_psd
+from _digits_features import DigitsFeatures
 
 
 def _random_spd(d, seed):
@@ -105,20 +105,6 @@ def test_fid_rejects_bad_input():
         frechet_distance(torch.zeros(3), torch.eye(2), torch.zeros(3), torch.eye(3))
 
 
-class _Features(nn.Module):
-    """The digits classifier's features as torchmetrics expects a custom extractor: a module with
-    ``num_features`` whose forward maps images to (n, d); float64 so both sides see the same numbers."""
-
-    num_features = 64
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return self.net.features(x).double()
-
-
 def _digit_sets():
     from ganbook.data import digits
 
@@ -136,7 +122,7 @@ def test_fid_matches_torchmetrics_with_the_same_feature_extractor():
     fid_mod = pytest.importorskip("torchmetrics.image.fid", reason="torchmetrics is not installed")
     net = M.digits_classifier()
     real, fake = _digit_sets()
-    metric = fid_mod.FrechetInceptionDistance(feature=_Features(net))
+    metric = fid_mod.FrechetInceptionDistance(feature=DigitsFeatures(net))
     metric.update(real, real=True)
     metric.update(fake, real=False)
     expected = float(metric.compute())

@@ -4,10 +4,10 @@ import itertools
 
 import pytest
 import torch
-from torch import nn
 
 from ganbook import metrics as M
 from ganbook.metrics.kid import mmd2_unbiased, mmd2_unbiased_from_kernels, polynomial_kernel
+from _digits_features import DigitsFeatures
 
 
 def _loop_mmd2(x, y):
@@ -71,17 +71,6 @@ def test_kid_over_subsets_rejects_bad_input():
         M.kid(x, x, subsets=2.5, subset_size=10)
 
 
-class _Features(nn.Module):
-    num_features = 64
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return self.net.features(x).double()
-
-
 def _sets():
     from ganbook.data import digits
 
@@ -101,7 +90,7 @@ def test_kid_matches_torchmetrics_with_the_same_feature_extractor():
     net = M.digits_classifier()
     real, fake = _sets()
     fr, ff = M.extract(net.features, real), M.extract(net.features, fake)
-    metric = kid_mod.KernelInceptionDistance(feature=_Features(net), subsets=5, subset_size=300)
+    metric = kid_mod.KernelInceptionDistance(feature=DigitsFeatures(net), subsets=5, subset_size=300)
     metric.update(real, real=True)
     metric.update(fake, real=False)
     torch.manual_seed(3)
@@ -110,7 +99,7 @@ def test_kid_matches_torchmetrics_with_the_same_feature_extractor():
     assert ours.mean == pytest.approx(float(tm_mean), rel=1e-9)
     assert ours.std == pytest.approx(float(tm_std), rel=1e-7)
     n = min(len(fr), len(ff))
-    whole = kid_mod.KernelInceptionDistance(feature=_Features(net), subsets=2, subset_size=n)
+    whole = kid_mod.KernelInceptionDistance(feature=DigitsFeatures(net), subsets=2, subset_size=n)
     whole.update(real[:n], real=True)
     whole.update(fake[:n], real=False)
     tm_whole, _ = whole.compute()
