@@ -70,3 +70,4 @@ __all__ = ["Objective", "get", "names", "register", "minimax", "nonsaturating", 
 
 from .fgan import fgan, lsgan  # noqa: E402,F401  (chapter 3; registers "fgan:<name>", "lsgan", "lsgan:chi2")
 from . import ipm, penalties  # noqa: E402,F401  (chapter 4; registers "wasserstein", "hinge", "mcgan", "fisher")
+from .. import collapse  # noqa: E402,F401  (chapter 8; registers "one-sided-smoothing")

@@ -1,0 +1,378 @@
+"""Mechanisms against mode collapse (chapter 8), each a small piece that a notebook loop uses.
+
+* :func:`feature_matching_loss` — Salimans et al.: match mean discriminator features, eq. (ch8-fm);
+* :class:`MinibatchDiscrimination` — Salimans et al.: the tensor T, L1 similarities across the
+  batch, eq. (ch8-mbd); :class:`MinibatchDiscriminator` puts it inside an MLP discriminator;
+* :func:`one_sided_smoothing_d_loss` — real labels α < 1, fake labels 0, eq. (ch8-ls); registered
+  as the objective ``"one-sided-smoothing"`` (α = 0.9);
+* :func:`unrolled_parameters`, :func:`unrolled_g_loss` — Unrolled GAN (Metz et al.): k
+  discriminator steps on a functional copy, differentiated through, eq. (ch8-unrolled);
+* :func:`mrgan_regularizers` — MRGAN (Che et al.): encoder, geometric and mode regularisers,
+  eq. (ch8-mrgan);
+* :func:`veegan_d_loss`, :func:`veegan_g_loss` — VEEGAN (Srivastava et al.): reconstructor in z space and a discriminator
+  on (z, x) pairs, eq. (ch8-veegan);
+* :func:`madgan_losses` — MAD-GAN (Ghosh et al.): k generators, a (k + 1)-class discriminator,
+  eq. (ch8-madgan);
+* :func:`pack`, :class:`Packed` — PacGAN (Lin et al.): the discriminator judges m samples at once,
+  eq. (ch8-pack);
+* :func:`instance_noise` — Gaussian noise on both real and generated inputs, annealed, eq. (ch8-noise).
+
+DRAGAN's penalty is :func:`ganbook.objectives.penalties.dragan_penalty` (chapter 4), used as is.
+All discriminators return logits, shape (n,) (or (n, k + 1) for MAD-GAN). The loss functions also
+accept leading batch dimensions, (..., n, d) — e.g. independent seeds trained at once by
+:mod:`ganbook.bench` — and then average over them as well.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from . import _validate as V
+from .objectives import Objective, get as get_objective, register
+from .objectives.gan import minimax_d_loss
+
+def _at_least_2d(x: object, name: str) -> torch.Tensor:
+    V.tensor(x, name, min_rows=1)
+    if x.dim() < 2 or x.shape[-2] == 0:
+        raise ValueError(f"{name} must have shape (..., n, d) with n >= 1, got {tuple(x.shape)}")
+    return x
+
+
+# -- feature matching -----------------------------------------------------------------------------
+
+
+def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """Feature matching, eq. (ch8-fm): ‖E f(x) − E f(G(z))‖²₂ over batches (n, k) and (m, k) of
+    intermediate discriminator features (leading dimensions (..., n, k) are averaged over). The
+    real features are a fixed target (detached)."""
+    _at_least_2d(real_features, "real_features")
+    _at_least_2d(fake_features, "fake_features")
+    if real_features.shape[:-2] != fake_features.shape[:-2] or real_features.shape[-1] != fake_features.shape[-1]:
+        raise ValueError(f"real_features and fake_features must have the same width (and leading dimensions), got "
+                         f"{tuple(real_features.shape)} and {tuple(fake_features.shape)}")
+    return (real_features.detach().mean(-2) - fake_features.mean(-2)).pow(2).sum(-1).mean()
+
+
+class FeatureDiscriminator(nn.Module):
+    """An MLP discriminator split into ``features`` (x → f(x), the last hidden layer) and ``head``
+    (f → logit), so that feature matching can read f(x). ``forward`` returns logits, shape (n,)."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...] = (128, 128)):
+        super().__init__()
+        V.positive_int(in_dim, "in_dim")
+        if not hidden:
+            raise ValueError("hidden must list at least one layer width")
+        layers: list[nn.Module] = []
+        width = in_dim
+        for h in hidden:
+            layers += [nn.Linear(width, V.positive_int(h, "hidden[i]")), nn.LeakyReLU(0.2)]
+            width = h
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).squeeze(-1)                      # (n,)
+
+
+# -- minibatch discrimination ---------------------------------------------------------------------
+
+
+def minibatch_similarities(M: torch.Tensor) -> torch.Tensor:
+    """c_b(xᵢ, xⱼ) = exp(−‖M_{i,b} − M_{j,b}‖₁) for all pairs of a batch, eq. (ch8-mbd):
+    M (..., n, B, C) → (..., n, n, B)."""
+    V.tensor(M, "M", min_rows=1)
+    if M.dim() < 3:
+        raise ValueError(f"M must have shape (..., n, B, C), got {tuple(M.shape)}")
+    l1 = (M.unsqueeze(-3) - M.unsqueeze(-4)).abs().sum(-1)                # (..., n, n, B)
+    return torch.exp(-l1)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination, eq. (ch8-mbd) (Salimans et al. 2016).
+
+    f(xᵢ) ∈ ℝᴬ is multiplied by a tensor T ∈ ℝ^{A×B×C}, giving Mᵢ ∈ ℝ^{B×C}. For each of the B rows,
+    c_b(xᵢ, xⱼ) = exp(−‖M_{i,b} − M_{j,b}‖₁) is a similarity in (0, 1]: 1 for identical samples, → 0
+    for samples far apart in that projection. o(xᵢ)_b = Σⱼ c_b(xᵢ, xⱼ), the sum over the whole batch
+    (j = i included, which contributes exactly 1), is appended to f(xᵢ): output (n, A + B).
+    """
+
+    def __init__(self, in_features: int, n_kernels: int = 16, kernel_dim: int = 8, init_std: float = 0.1):
+        super().__init__()
+        self.A = V.positive_int(in_features, "in_features")
+        self.B = V.positive_int(n_kernels, "n_kernels")
+        self.C = V.positive_int(kernel_dim, "kernel_dim")
+        V.positive_float(init_std, "init_std")
+        self.T = nn.Parameter(init_std * torch.randn(self.A, self.B, self.C))
+
+    def similarities(self, f: torch.Tensor) -> torch.Tensor:
+        """c_b(xᵢ, xⱼ) for all pairs, shape (n, n, B)."""
+        V.tensor(f, "f", ndim=2, last_dim=self.A, min_rows=1)
+        M = torch.einsum("na,abc->nbc", f, self.T)                          # (n, B, C)
+        return minibatch_similarities(M)                                    # (n, n, B)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        o = self.similarities(f).sum(1)                                     # (n, B)
+        return torch.cat([f, o], dim=1)                                     # (n, A + B)
+
+
+class MinibatchDiscriminator(nn.Module):
+    """An MLP discriminator with a minibatch-discrimination layer before its last linear layer.
+    Call it on a real batch and on a generated batch *separately*, as Salimans et al. do: the
+    minibatch features then tell the discriminator how diverse each batch is. Logits (n,)."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...] = (128, 128), n_kernels: int = 16, kernel_dim: int = 8):
+        super().__init__()
+        self.trunk = FeatureDiscriminator(in_dim, hidden).features
+        width = hidden[-1]
+        self.mbd = MinibatchDiscrimination(width, n_kernels, kernel_dim)
+        self.head = nn.Linear(width + n_kernels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.mbd(self.trunk(x))).squeeze(-1)               # (n,)
+
+
+# -- one-sided label smoothing --------------------------------------------------------------------
+
+
+def one_sided_smoothing_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, alpha: float = 0.9) -> torch.Tensor:
+    """Discriminator loss with one-sided label smoothing, eq. (ch8-ls): binary cross-entropy with
+    target α for real samples and 0 (not smoothed) for generated ones. Its pointwise minimiser is
+    D*(x) = α p_data / (p_data + p_g), eq. (ch8-ls-dstar). Logits of any shape; means over all."""
+    V.tensor(real_logits, "real_logits", min_rows=1)
+    V.tensor(fake_logits, "fake_logits", min_rows=1)
+    V.probability(alpha, "alpha")
+    real_target = torch.full_like(real_logits, alpha)
+    return (F.binary_cross_entropy_with_logits(real_logits, real_target)
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def smoothed_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, alpha: float = 0.9,
+                    beta: float = 0.0) -> torch.Tensor:
+    """Two-sided label smoothing (targets α for real, β for fake), for comparison with
+    :func:`one_sided_smoothing_d_loss`. Its pointwise minimiser is
+    (α p_data + β p_g)/(p_data + p_g), eq. (ch8-ls-two-sided)."""
+    V.tensor(real_logits, "real_logits", min_rows=1)
+    V.tensor(fake_logits, "fake_logits", min_rows=1)
+    V.probability(alpha, "alpha")
+    V.probability(beta, "beta")
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, alpha))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, beta)))
+
+
+def one_sided_smoothing(alpha: float = 0.9) -> Objective:
+    """The non-saturating GAN with one-sided label smoothing of the discriminator's real targets."""
+    V.probability(alpha, "alpha")
+    from .objectives.gan import nonsaturating_g_loss
+
+    return Objective(f"one-sided-smoothing({alpha})",
+                     lambda r, f: one_sided_smoothing_d_loss(r, f, alpha), nonsaturating_g_loss)
+
+
+register("one-sided-smoothing", one_sided_smoothing)
+
+# -- Unrolled GAN ---------------------------------------------------------------------------------
+
+
+def unrolled_parameters(D: nn.Module, real_batches: list[torch.Tensor], fake: torch.Tensor,
+                        lr: float, d_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = minimax_d_loss
+                        ) -> dict[str, torch.Tensor]:
+    """Unrolled discriminator, eq. (ch8-unrolled): k = len(real_batches) gradient-descent steps of
+    size ``lr`` on ``d_loss`` applied to a *functional copy* of D's parameters,
+    ψ_{j+1} = ψ_j − lr ∇_ψ d_loss(D_ψj(x_j), D_ψj(fake)), with the graph kept (create_graph) so that
+    the result is a differentiable function of ``fake`` (and hence of the generator).
+
+    D itself is never modified: the copy starts from D's parameters *detached*, so no gradient
+    reaches D.grad either. Returns the unrolled parameters by name, for
+    :func:`torch.func.functional_call`."""
+    if not isinstance(D, nn.Module):
+        raise TypeError(f"D must be a torch.nn.Module, got {type(D).__name__}")
+    if not isinstance(real_batches, (list, tuple)) or len(real_batches) == 0:
+        raise ValueError("real_batches must be a non-empty list of batches (one per unrolled step)")
+    V.tensor(fake, "fake", min_rows=1)
+    V.positive_float(lr, "lr")
+    params = {name: p.detach().requires_grad_(True) for name, p in D.named_parameters()}
+    buffers = dict(D.named_buffers())
+    for real in real_batches:
+        V.tensor(real, "real_batches[j]", min_rows=1)
+        state = {**params, **buffers}
+        loss = d_loss(functional_call(D, state, (real,)), functional_call(D, state, (fake,)))
+        grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
+        params = {name: p - lr * g for (name, p), g in zip(params.items(), grads)}
+    return {**params, **buffers}
+
+
+def unrolled_g_loss(D: nn.Module, fake: torch.Tensor, real_batches: list[torch.Tensor], lr: float,
+                    objective: str | Objective = "nonsaturating") -> torch.Tensor:
+    """The Unrolled GAN generator loss, eq. (ch8-unrolled): the objective's generator loss against
+    the discriminator *after* k unrolled steps, f_K(θ_G) = g_loss(D_{ψ_K(θ_G)}(G(z))). Gradients flow
+    through the k steps into ``fake``; D's own parameters are untouched."""
+    obj = get_objective(objective)
+    params = unrolled_parameters(D, real_batches, fake, lr, obj.d_loss)
+    return obj.g_loss(functional_call(D, params, (fake,)))
+
+
+# -- MRGAN ----------------------------------------------------------------------------------------
+
+
+def mrgan_regularizers(x: torch.Tensor, reconstruction: torch.Tensor, reconstruction_logits: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """MRGAN's two regularisers, eq. (ch8-mrgan), for a real batch x (n, d), its reconstruction
+    G(E(x)) (n, d) and the discriminator's logits on it (n,):
+
+    * geometric: E_x ‖x − G(E(x))‖²₂ — the generator's manifold must pass through the data;
+    * mode: E_x[−log D(G(E(x)))] — reconstructions of *every* data point, minor modes included,
+      should be judged real.
+
+    Both the encoder and the generator minimise λ₁·geometric + λ₂·mode."""
+    _at_least_2d(x, "x")
+    V.tensor(reconstruction, "reconstruction")
+    V.tensor(reconstruction_logits, "reconstruction_logits")
+    if x.shape != reconstruction.shape:
+        raise ValueError(f"x and reconstruction must have the same shape, got {tuple(x.shape)} and "
+                         f"{tuple(reconstruction.shape)}")
+    if reconstruction_logits.shape != x.shape[:-1]:
+        raise ValueError(f"reconstruction_logits must have shape {tuple(x.shape[:-1])}, got {tuple(reconstruction_logits.shape)}")
+    geometric = (x - reconstruction).pow(2).sum(-1).mean()
+    mode = F.softplus(-reconstruction_logits).mean()
+    return geometric, mode
+
+
+# -- VEEGAN ---------------------------------------------------------------------------------------
+
+
+def veegan_d_loss(z: torch.Tensor, fake: torch.Tensor, z_of_real: torch.Tensor, real: torch.Tensor,
+                  D: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """VEEGAN's discriminator loss, eq. (ch8-veegan-d): D(z, x) → logits (..., n) judges *pairs*;
+    label 1 for generated pairs (z, G(z)), label 0 for data pairs (F(x), x), with F the
+    reconstructor. Shapes: z, z_of_real (..., n, k); fake, real (..., n, d). Inputs are detached:
+    only D learns from this loss."""
+    for name, t in (("z", z), ("fake", fake), ("z_of_real", z_of_real), ("real", real)):
+        _at_least_2d(t, name)
+    if z.shape[-1] != z_of_real.shape[-1]:
+        raise ValueError(f"z and z_of_real must have the same width, got {tuple(z.shape)} and {tuple(z_of_real.shape)}")
+    d_fake_pair = D(z.detach(), fake.detach())                               # (..., n), label 1
+    d_real_pair = D(z_of_real.detach(), real.detach())                      # (..., n), label 0
+    return F.softplus(-d_fake_pair).mean() + F.softplus(d_real_pair).mean()
+
+
+def veegan_g_loss(z: torch.Tensor, fake: torch.Tensor, z_of_fake: torch.Tensor,
+                  D: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """VEEGAN's generator/reconstructor objective, eq. (ch8-veegan): E[D(z, G(z))] + E‖z − F(G(z))‖²₂,
+    with z_of_fake = F(G(z)). The generator minimises both terms, the reconstructor F the second
+    (which is the only one that depends on it), so one backward pass serves both networks.
+    Returns (loss, reconstruction term)."""
+    for name, t in (("z", z), ("fake", fake), ("z_of_fake", z_of_fake)):
+        _at_least_2d(t, name)
+    if z.shape != z_of_fake.shape:
+        raise ValueError(f"z and z_of_fake must have the same shape, got {tuple(z.shape)} and {tuple(z_of_fake.shape)}")
+    reconstruction = (z - z_of_fake).pow(2).sum(-1).mean()
+    return D(z, fake).mean() + reconstruction, reconstruction
+
+
+class PairDiscriminator(nn.Module):
+    """VEEGAN's joint discriminator D(z, x): an MLP on the concatenation [z, x], logits (n,)."""
+
+    def __init__(self, z_dim: int, x_dim: int, hidden: tuple[int, ...] = (128, 128)):
+        super().__init__()
+        self.z_dim, self.x_dim = V.positive_int(z_dim, "z_dim"), V.positive_int(x_dim, "x_dim")
+        self.net = FeatureDiscriminator(z_dim + x_dim, hidden)
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        V.tensor(z, "z", ndim=2, last_dim=self.z_dim)
+        V.tensor(x, "x", ndim=2, last_dim=self.x_dim)
+        return self.net(torch.cat([z, x], dim=1))                           # (n,)
+
+
+# -- MAD-GAN --------------------------------------------------------------------------------------
+
+
+def madgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MAD-GAN, eq. (ch8-madgan), with k generators and a discriminator with k + 1 outputs
+    (classes 0..k−1: "made by generator i", class k: "real").
+
+    real_logits (..., n, k+1) on data; fake_logits (..., k, m, k+1): row i holds the logits of m samples of
+    generator i. The discriminator's loss is the cross-entropy with labels k (real) and i (generator
+    i); the generators' loss is −E log D_k(G_i(z)) summed over i (each wants its samples called
+    real). To keep its cross-entropy low the discriminator must tell the generators *apart*, which
+    pushes them to different modes. Returns (d_loss, g_loss)."""
+    _at_least_2d(real_logits, "real_logits")
+    V.tensor(fake_logits, "fake_logits")
+    if fake_logits.dim() != real_logits.dim() + 1 or fake_logits.shape[-2] == 0:
+        raise ValueError(f"fake_logits must have shape (..., k, m, k + 1) next to real_logits (..., n, k + 1), got "
+                         f"{tuple(fake_logits.shape)} and {tuple(real_logits.shape)}")
+    k = fake_logits.shape[-3]
+    if real_logits.shape[-1] != k + 1 or fake_logits.shape[-1] != k + 1:
+        raise ValueError(f"with {k} generators the discriminator needs {k + 1} outputs; got real_logits "
+                         f"{tuple(real_logits.shape)} and fake_logits {tuple(fake_logits.shape)}")
+    log_real = torch.log_softmax(real_logits, -1)                          # (..., n, k + 1)
+    log_fake = torch.log_softmax(fake_logits, -1)                          # (..., k, m, k + 1)
+    own = torch.diagonal(log_fake[..., :k], dim1=-3, dim2=-1)              # (..., m, k): log D_i(G_i(z))
+    d_loss = -log_real[..., k].mean() - own.mean()
+    g_loss = -k * log_fake[..., k].mean()
+    return d_loss, g_loss
+
+
+# -- PacGAN ---------------------------------------------------------------------------------------
+
+
+def pack(x: torch.Tensor, m: int) -> torch.Tensor:
+    """PacGAN's packing, eq. (ch8-pack): (n, d) → (n/m, m·d); row j is the concatenation of samples
+    jm, …, jm + m − 1 (leading dimensions (..., n, d) are kept). n must be a multiple of m (a silent
+    drop of the remainder would bias the batch)."""
+    V.tensor(x, "x", min_rows=1, finite=False)
+    V.positive_int(m, "m")
+    if x.dim() < 2:
+        raise ValueError(f"x must have shape (..., n, d), got {tuple(x.shape)}")
+    n, d = x.shape[-2], x.shape[-1]
+    if n % m:
+        raise ValueError(f"the batch size {n} is not a multiple of the packing degree m = {m}")
+    return x.reshape(*x.shape[:-2], n // m, m * d)
+
+
+class Packed(nn.Module):
+    """A discriminator that judges m samples at once: ``Packed(D, m)(x)`` reshapes x (n, d) into
+    (n/m, m·d) with :func:`pack` and returns D's logits for the packs, shape (n/m,). D must accept
+    inputs of width m·d (e.g. ``nets.mlp(m * d, 1, squeeze=True)``)."""
+
+    def __init__(self, D: nn.Module, m: int):
+        super().__init__()
+        if not isinstance(D, nn.Module):
+            raise TypeError(f"D must be a torch.nn.Module, got {type(D).__name__}")
+        self.D, self.m = D, V.positive_int(m, "m")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.D(pack(x, self.m))
+
+
+# -- instance noise -------------------------------------------------------------------------------
+
+
+def instance_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """x + σε with ε ~ N(0, I), eq. (ch8-noise): applied to *both* real and generated samples before
+    the discriminator, so that the two distributions overlap and D cannot become perfect. σ is
+    annealed towards 0 during training (:func:`annealed_sigma`)."""
+    V.tensor(x, "x", min_rows=1)
+    V.positive_float(sigma, "sigma", allow_zero=True)
+    V.generator(generator)
+    if sigma == 0:
+        return x
+    where = generator.device if generator is not None else x.device
+    return x + sigma * torch.randn(x.shape, generator=generator, device=where).to(x)
+
+
+def annealed_sigma(step: int, total: int, sigma0: float) -> float:
+    """Linear annealing σ(t) = σ₀ (1 − t/total), clipped at 0."""
+    V.positive_int(step, "step", minimum=0)
+    V.positive_int(total, "total")
+    V.positive_float(sigma0, "sigma0", allow_zero=True)
+    return sigma0 * max(0.0, 1.0 - step / total)
+
+
+__all__ = ["feature_matching_loss", "FeatureDiscriminator", "minibatch_similarities", "MinibatchDiscrimination", "MinibatchDiscriminator",
+           "one_sided_smoothing_d_loss", "smoothed_d_loss", "one_sided_smoothing", "unrolled_parameters",
+           "unrolled_g_loss", "mrgan_regularizers", "veegan_d_loss", "veegan_g_loss", "PairDiscriminator", "madgan_losses",
+           "pack", "Packed", "instance_noise", "annealed_sigma"]
