@@ -15,7 +15,9 @@ import torch
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "bench",
     "check",
+    "collapse",
     "data",
     "dirac",
     "divergences",
