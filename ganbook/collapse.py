@@ -15,7 +15,10 @@
   eq. (ch8-madgan);
 * :func:`pack`, :class:`Packed` — PacGAN (Lin et al.): the discriminator judges m samples at once,
   eq. (ch8-pack);
-* :func:`instance_noise` — Gaussian noise on both real and generated inputs, annealed, eq. (ch8-noise).
+* :func:`instance_noise` — Gaussian noise on both real and generated inputs, annealed, eq. (ch8-noise);
+* :func:`rejection_sample` — discriminator rejection sampling (Azadi et al.): keep a generated sample
+  with probability exp(D(x) − M), which turns p_g into p_data where D's logit is log p_data/p_g,
+  eq. (ch8-drs).
 
 DRAGAN's penalty is :func:`ganbook.objectives.penalties.dragan_penalty` (chapter 4), used as is.
 All discriminators return logits, shape (n,) (or (n, k + 1) for MAD-GAN). The loss functions also
@@ -372,7 +375,38 @@ def annealed_sigma(step: int, total: int, sigma0: float) -> float:
     return sigma0 * max(0.0, 1.0 - step / total)
 
 
+# -- discriminator rejection sampling --------------------------------------------------------------
+
+
+def rejection_sample(x: torch.Tensor, logits: torch.Tensor, generator: torch.Generator | None = None,
+                     log_bound: float | None = None) -> tuple[torch.Tensor, float]:
+    """Discriminator rejection sampling (Azadi et al., 2019), eq. (ch8-drs): keep proposal x_i ~ p_g
+    with probability exp(ℓ_i − M), where ℓ_i is the discriminator's logit at x_i and M ≥ max ℓ.
+
+    For the optimal discriminator of the GAN game ℓ(x) = log p_data(x)/p_g(x) (chapter 2), so the
+    kept samples have density ∝ p_g · p_data/p_g = p_data wherever p_g > 0 and the ratio is at most
+    e^M: rejection can reweight the modes the generator has and delete the mass it puts between
+    them, but it cannot create a mode the generator misses. ``log_bound`` is M; by default the
+    largest logit of this batch (the paper's estimate of M from a burn-in of proposals).
+    Returns (the kept rows of ``x`` in their order, M).
+
+    x: (n, d) proposals; logits: (n,)."""
+    V.tensor(x, "x", ndim=2, min_rows=1)
+    V.tensor(logits, "logits", ndim=1)
+    if logits.shape[0] != x.shape[0]:
+        raise ValueError(f"logits must have one entry per row of x ({x.shape[0]}), got shape {tuple(logits.shape)}")
+    V.generator(generator)
+    M = float(logits.max()) if log_bound is None else float(log_bound)
+    if log_bound is not None and M < float(logits.max()):
+        raise ValueError(f"log_bound={log_bound} is below the largest logit {float(logits.max()):.4g}: "
+                         "the acceptance probability exp(logit - log_bound) would exceed 1")
+    where = generator.device if generator is not None else logits.device
+    u = torch.rand(logits.shape, generator=generator, device=where).to(logits.device)
+    keep = u < torch.exp(logits - M)                                        # P(keep x_i) = exp(ℓ_i − M)
+    return x[keep], M
+
+
 __all__ = ["feature_matching_loss", "FeatureDiscriminator", "minibatch_similarities", "MinibatchDiscrimination", "MinibatchDiscriminator",
            "one_sided_smoothing_d_loss", "smoothed_d_loss", "one_sided_smoothing", "unrolled_parameters",
            "unrolled_g_loss", "mrgan_regularizers", "veegan_d_loss", "veegan_g_loss", "PairDiscriminator", "madgan_losses",
-           "pack", "Packed", "instance_noise", "annealed_sigma"]
+           "pack", "Packed", "instance_noise", "annealed_sigma", "rejection_sample"]

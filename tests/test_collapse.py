@@ -249,6 +249,38 @@ def test_instance_noise():
         C.instance_noise(x, -1.0)
 
 
+# -- discriminator rejection sampling ---------------------------------------------------------------
+def test_rejection_with_the_exact_log_ratio_samples_the_target():
+    """Proposals from q = N(0, 2²), logits the exact log p/q for p = N(0, 1): log 2 − 3x²/8, largest
+    (log 2) at 0. With M = log 2 the kept samples follow p (KS test against scipy's normal cdf) and
+    the acceptance rate is E_q[p/q]/e^M = 1/2."""
+    from scipy import stats
+
+    g = torch.Generator().manual_seed(0)
+    x = 2 * torch.randn(200_000, 1, generator=g, dtype=torch.float64)
+    logits = math.log(2) - 3 * x[:, 0] ** 2 / 8
+    kept, M = C.rejection_sample(x, logits, g, log_bound=math.log(2))
+    assert M == math.log(2)
+    rate = len(kept) / len(x)
+    assert abs(rate - 0.5) < 4 * math.sqrt(0.25 / len(x))
+    assert stats.kstest(kept[:, 0].numpy(), stats.norm.cdf).pvalue > 1e-3
+    assert stats.kstest(x[:, 0].numpy(), stats.norm.cdf).pvalue < 1e-6          # the proposals do not
+
+
+def test_rejection_keeps_everything_for_a_constant_logit_and_checks_its_arguments():
+    x = torch.randn(100, 2)
+    kept, M = C.rejection_sample(x, torch.full((100,), 0.3))
+    assert torch.equal(kept, x) and M == pytest.approx(0.3)                    # exp(ℓ − M) = 1
+    kept, _ = C.rejection_sample(x, torch.tensor([0.0] * 50 + [-1e4] * 50))
+    assert torch.equal(kept, x[:50])                                           # exp(−10⁴) = 0
+    with pytest.raises(ValueError, match="log_bound"):
+        C.rejection_sample(x, torch.zeros(100), log_bound=-1.0)
+    with pytest.raises(ValueError, match="logits"):
+        C.rejection_sample(x, torch.zeros(99))
+    with pytest.raises(ValueError, match="logits"):
+        C.rejection_sample(x, torch.full((100,), float("nan")))
+
+
 # -- exercise checks ------------------------------------------------------------------------------
 def test_checks_accept_correct_and_reject_wrong_answers():
     from ganbook import check
