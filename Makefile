@@ -2,7 +2,7 @@
 #   make book     build the executed HTML book from nothing (creates .venv, installs pins)
 #   make test     build the book, then run unit tests, every chapter (nbval) and the site check
 #   make timings  execute each chapter alone, measure time/memory, rewrite book/timings.md
-# Variables: PYTHON (python3.11), VENV (.venv), EXECUTE (cache | force).
+# Variables: PYTHON (python3.11), VENV (.venv), EXECUTE (cache | force), WORKERS (2 pytest processes).
 
 PYTHON  ?= python3.11
 VENV    ?= .venv
@@ -33,8 +33,12 @@ else
   $(error EXECUTE must be cache or force, not '$(EXECUTE)')
 endif
 
+# Two pytest workers (pytest-xdist), one per core of the book's 2-core machine; --dist loadfile
+# keeps every notebook (and every test file) on one worker, in order, in one kernel. The chapters
+# set torch to one thread, so two notebooks side by side do not compete for a core.
+WORKERS ?= 2
 PYTEST_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider \
-                --durations=10
+                --durations=10 -n $(WORKERS) --dist loadfile
 
 .PHONY: book test timings assets venv clean help
 

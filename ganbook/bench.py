@@ -28,7 +28,9 @@ together comes from one more generator seeded by the list of seeds, so a run is 
 the same list of seeds.
 
 Each method is one explicit ``step`` function below, written with the mechanisms of
-:mod:`ganbook.collapse` and :mod:`ganbook.objectives.penalties`.
+:mod:`ganbook.collapse` and :mod:`ganbook.objectives.penalties`. The methods ending in ``-drs``
+train like their namesakes and are evaluated on the samples that discriminator rejection sampling
+keeps (:func:`rejection_samples`, eq. (ch8-drs)); the cost of the rejection is in their CPU seconds.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ import argparse
 import copy
 import math
 import os
+import platform
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -126,6 +129,7 @@ class Settings:
     dual: bool = False            # a second, unpacked discriminator next to the packed one
     r1: float = 0.0               # weight of a zero-centred penalty E‖∇D(x)‖² on the unpacked discriminator (dual)
     ema: float = 0.0              # if > 0: evaluate an exponential moving average of G's weights with this decay
+    rejection: bool = False       # evaluate with discriminator rejection sampling (unpacked discriminator)
     standardize: bool = True      # train on x / s (s = std of the training set), report s · G(z)
 
 
@@ -315,9 +319,15 @@ METHODS: dict[str, Method] = {
     "pacgan8-dual-ema": Method(step_dual, {"pack": 8, "dual": True, "ema": 0.999, **TUNED},
                                "the book's configuration, evaluating an exponential moving average of G's weights "
                                "(decay 0.999) instead of the last iterate (ablation)"),
+    "gan-drs": Method(step_gan, {"rejection": True},
+                      "the non-saturating GAN sampled with discriminator rejection sampling (ablation: rejection "
+                      "without packing)"),
     "pacgan8-dual": Method(step_dual, {"pack": 8, "dual": True, **TUNED},
                            "the book's configuration: PacGAN with m = 8 plus an unpacked discriminator, batch 512, "
                            "lr 2e-3; 9,000 iterations"),
+    "pacgan8-dual-drs": Method(step_dual, {"pack": 8, "dual": True, "rejection": True, **TUNED},
+                               "the book's configuration trained as pacgan8-dual, sampled with discriminator "
+                               "rejection sampling by its unpacked discriminator (Azadi et al., 2019)"),
 }
 
 
@@ -399,6 +409,8 @@ def build(method: str, data: str, seeds: list[int], settings: Settings | None = 
     run.opt_d = torch.optim.Adam(d_params, lr=s.lr, betas=s.betas)
     if s.ema > 0:
         run.G_ema = copy.deepcopy(G).requires_grad_(False)
+    if s.rejection:
+        unpacked_critic(run)                  # fail before training, not after it
     return run
 
 
@@ -434,13 +446,54 @@ def samples(run: Run, i: int, n: int, generator: torch.Generator) -> torch.Tenso
     return (G(zz)[which, rows] * run.scale[i]).cpu()                        # (n, 2)
 
 
+def unpacked_critic(run: Run) -> nn.Module:
+    """The discriminator that judges single samples: D1 of the dual configurations, else D itself
+    if it is a plain MLP on unpacked samples (logits of shape (S, n, 1))."""
+    if "D1" in run.nets:
+        return run.nets["D1"]
+    s = run.settings
+    if isinstance(run.D, BatchedMLP) and s.pack == 1 and s.generators == 1 and "F" not in run.nets:
+        return run.D
+    raise ValueError("rejection sampling needs a discriminator of single samples: pack = 1 or dual, "
+                     "no minibatch features, one generator, not VEEGAN's pair discriminator")
+
+
+@torch.no_grad()
+def rejection_samples(run: Run, i: int, n: int, generator: torch.Generator, chunk: int = 10_000,
+                      max_proposals: int = 2_000_000) -> torch.Tensor:
+    """n samples of seed i by discriminator rejection sampling (:func:`ganbook.collapse.rejection_sample`)
+    with the unpacked discriminator, in data units, shape (n, 2). Proposals come in chunks of
+    ``chunk``; M is the largest logit seen so far (the first chunk is the paper's burn-in estimate,
+    and M grows when a later chunk holds a larger logit, as in Azadi et al.)."""
+    critic = unpacked_critic(run)
+    kept: list[torch.Tensor] = []
+    M, drawn = -math.inf, 0
+    while sum(len(k) for k in kept) < n:
+        if drawn >= max_proposals:
+            raise RuntimeError(f"seed {i}: rejection sampling kept {sum(len(k) for k in kept)} of {drawn} proposals, "
+                               f"fewer than the {n} needed (the discriminator's logits are far from log p/p_g)")
+        x = samples(run, i, chunk, generator)                                # (chunk, 2), data units
+        xin = torch.zeros(run.S, chunk, 2, device=run.device)
+        xin[i] = x.to(run.device) / run.scale[i]
+        logits = critic(xin)[i, :, 0].cpu()                                  # (chunk,)
+        if not bool(torch.isfinite(logits).all()):
+            raise TrainingDiverged(f"seed {i}: the discriminator's logits are NaN/inf")
+        M = max(M, float(logits.max()))
+        k, _ = C.rejection_sample(x, logits, generator, log_bound=M)
+        kept.append(k)
+        drawn += chunk
+    return torch.cat(kept)[:n]
+
+
 @torch.no_grad()
 def evaluate(run: Run, data: str) -> list[ModeStats]:
-    """The protocol's statistics of 2,500 samples per seed (codes from a separate per-seed stream)."""
+    """The protocol's statistics of 2,500 samples per seed (codes from a separate per-seed stream);
+    with ``settings.rejection`` the samples are those kept by discriminator rejection sampling."""
     target = DATASETS[data]()
+    draw = rejection_samples if run.settings.rejection else samples
     out = []
     for i, g in enumerate(run.rngs):
-        x = samples(run, i, N_EVAL, torch.Generator().manual_seed(int(g.initial_seed()) + 1))
+        x = draw(run, i, N_EVAL, torch.Generator().manual_seed(int(g.initial_seed()) + 1))
         if not bool(torch.isfinite(x).all()):
             raise TrainingDiverged(f"seed {i}: the generator produced NaN/inf")
         out.append(mode_stats(x, target))
@@ -532,6 +585,14 @@ def recorded() -> str:
         return fh.read()
 
 
+def _row_cells(line: str) -> list[str] | None:
+    """The 9 cells of a data row of :func:`table`, or None for any other line (header, rule, text)."""
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if not line.startswith("| ") or len(cells) != 9 or cells[0] == "method" or set(cells[0]) <= {"-"}:
+        return None
+    return cells
+
+
 def parse_table(text: str) -> dict[tuple[str, str], dict[str, float]]:
     """The rows of :func:`table` found in ``text`` → {(method, data): {seeds, modes, modes_se, hq,
     hq_se, rkl, rkl_se, iterations, cpu_s, wall_s}}; HQ in percent. Lines that are not rows of such a
@@ -540,8 +601,8 @@ def parse_table(text: str) -> dict[tuple[str, str], dict[str, float]]:
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     rows: dict[tuple[str, str], dict[str, float]] = {}
     for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if not line.startswith("| ") or len(cells) != 9 or cells[0] == "method" or set(cells[0]) <= {"-"}:
+        cells = _row_cells(line)
+        if cells is None:
             continue
 
         def mean_se(cell: str) -> tuple[float, float]:
@@ -558,11 +619,25 @@ def parse_table(text: str) -> dict[tuple[str, str], dict[str, float]]:
     return rows
 
 
+def cpu_model() -> str:
+    """The processor's model name (Linux: /proc/cpuinfo; else ``platform.processor()``), for the
+    report: CPU seconds are only comparable on the same processor."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def report(results: list[Result], command: str, args: argparse.Namespace) -> str:
     """The table with the command, the date, the machine's load and the methods' legend."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     header = (f"Command: `{command}`\n\n"
               f"Date: {time.strftime('%Y-%m-%d %H:%M')}; torch {torch.__version__}, {args.threads} thread(s), device {args.device}; "
+              f"CPU {cpu_model()}; "
               f"load average {load:.1f} on {os.cpu_count()} CPUs when this was written. Seeds 0..{args.seeds - 1}; "
               f"mean ± standard error over seeds.\n")
     legend = "\n".join(f"- `{m}`: {METHODS[m].description}" for m in dict.fromkeys(r.method for r in results))
@@ -572,33 +647,39 @@ def report(results: list[Result], command: str, args: argparse.Namespace) -> str
 
 def merge(parts: list[str]) -> str:
     """One report from several reports of :func:`report` (e.g. pieces of the benchmark run in
-    parallel processes): every piece's command and date line, then all rows in one table (ring
-    first, methods in the order of METHODS), then the legend. Rows are copied as they are; a
-    method and data set reported by two pieces is an error."""
+    parallel processes), or of earlier merges (to add rows to a recorded table): every piece's
+    command and date line, then all rows in one table (ring first, methods in the order of
+    METHODS), then the legend. Rows are copied as they are; a method and data set reported by two
+    pieces is an error."""
     if not isinstance(parts, (list, tuple)) or not parts or not all(isinstance(p, str) for p in parts):
         raise TypeError("parts must be a non-empty list of report texts (str)")
-    runs, rows, seen = [], {}, set()
+    runs, rows = [], {}
     for text in parts:
         lines = text.splitlines()
         command = next((ln for ln in lines if ln.startswith("Command: ")), None)
         date = next((ln for ln in lines if ln.startswith("Date: ")), None)
-        if command is None or date is None:
-            raise ValueError("every part must be a report of `mode-coverage --out` (with Command: and Date: lines)")
-        runs.append(f"- {command[len('Command: '):]}; {date[len('Date: '):]}")
-        for key in parse_table(text):
-            if key in seen:
-                raise ValueError(f"{key} is reported by two parts")
-            seen.add(key)
+        if command is not None and date is not None:
+            runs.append(f"- {command[len('Command: '):]}; {date[len('Date: '):]}")
+        elif lines and lines[0].startswith("Commands ("):                  # an earlier merge
+            runs += [ln for ln in lines if ln.startswith("- `python -m ganbook.bench")]
+        else:
+            raise ValueError("every part must be a report of `mode-coverage --out` (with Command: and Date: lines) "
+                             "or of `merge`")
+        parse_table(text)                                                   # a row twice within one part
         for ln in lines:
-            cells = [c.strip() for c in ln.strip().strip("|").split("|")]
-            if ln.startswith("| ") and len(cells) == 9 and (cells[0], cells[1]) in seen:
-                rows[(cells[0], cells[1])] = ln
+            cells = _row_cells(ln)
+            if cells is None:
+                continue
+            key = (cells[0], cells[1])
+            if key in rows:
+                raise ValueError(f"{key} is reported by two parts")
+            rows[key] = ln
     order = {m: i for i, m in enumerate(METHODS)}
     keys = sorted(rows, key=lambda k: (list(DATASETS).index(k[1]) if k[1] in DATASETS else 99, order.get(k[0], 999), k[0]))
     head = table([]).splitlines()
     legend = "\n".join(f"- `{m}`: {METHODS[m].description}" for m in dict.fromkeys(k[0] for k in keys) if m in METHODS)
-    return ("Commands (each wrote the rows of its methods and data sets; date, versions and machine load when it "
-            "finished):\n\n" + "\n".join(runs) + "\n\n" + "\n".join(head + [rows[k] for k in keys])
+    return ("Commands (each wrote the rows of its methods and data sets; date, versions, processor and machine load "
+            "when it finished):\n\n" + "\n".join(runs) + "\n\n" + "\n".join(head + [rows[k] for k in keys])
             + "\n\nMethods (networks: MLPs with 3 hidden layers of "
             f"{Settings().hidden} units; data divided by their standard deviation):\n{legend}\n")
 
@@ -612,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ganbook.bench", description="Benchmarks of the GAN book.")
     sub = ap.add_subparsers(dest="command", required=True)
     mc = sub.add_parser("mode-coverage", help="the 2D ring and grid with the published protocol (chapter 8)")
-    mc.add_argument("--methods", nargs="+", default=["gan", "pacgan4", "pacgan8-dual"], choices=sorted(METHODS))
+    mc.add_argument("--methods", nargs="+", default=["gan", "pacgan4", "pacgan8-dual", "pacgan8-dual-drs"], choices=sorted(METHODS))
     mc.add_argument("--seeds", type=int, default=10, help="number of seeds (0..n-1), trained at once")
     mc.add_argument("--steps", type=int, default=None,
                     help=f"iterations for every method (default {Settings().steps:,}; fewer for the methods that "

@@ -58,6 +58,34 @@ def test_same_command_same_numbers():
     assert [s.counts for s in r1.stats] == [s.counts for s in r2.stats]
 
 
+def test_rejection_sampling_uses_the_unpacked_discriminator():
+    """DRS keeps proposals where the unpacked discriminator's logit is high: with a critic that is
+    +10 within the median distance r of the generator's mean c and −10 beyond it, every kept sample
+    lies within r of c (exp(−20) of the others survive: none in practice); methods without a
+    discriminator of single samples are refused before training."""
+    r = bench.train("pacgan8-dual-drs", "ring", seeds=[0, 1], steps=3)
+    run = r.run
+    assert bench.unpacked_critic(run) is run.nets["D1"]
+    probe = bench.samples(run, 1, 4000, torch.Generator().manual_seed(1))
+    c = probe.mean(0)
+    radius = float((probe - c).norm(dim=-1).median())
+    scale = run.scale
+
+    class Disc(torch.nn.Module):
+        def forward(self, x):                          # x: (S, n, 2), standardised → logits (S, n, 1)
+            d = (x * scale - c).norm(dim=-1, keepdim=True)
+            return torch.where(d < radius, 10.0, -10.0)
+
+    run.nets["D1"] = Disc()
+    x = bench.rejection_samples(run, 1, 300, torch.Generator().manual_seed(0), chunk=2000)
+    assert x.shape == (300, 2)
+    assert bool(((x - c).norm(dim=-1) < radius).all())
+    assert len(r.stats) == 2 and r.steps == 3
+    for method in ("pacgan4", "minibatch", "veegan", "madgan"):
+        with pytest.raises(ValueError, match="rejection sampling"):
+            bench.build(method, "ring", [0], rejection=True)
+
+
 def test_table_statistics():
     stats = [ModeStats(8, 8, 0.99, 0.01, (1,) * 8), ModeStats(6, 8, 0.97, 0.03, (1,) * 8)]
     r = bench.Result("x", "ring", stats, 100, 1.0, 2.0)
@@ -109,13 +137,20 @@ def test_merge_keeps_every_row_and_command(tmp_path):
     assert out.read_text() == merged
     with pytest.raises(ValueError, match="two parts"):
         bench.merge([a.read_text(), a.read_text()])
+    c = tmp_path / "c.md"                              # a merged table takes more rows, keeping its commands
+    bench.main(["mode-coverage", "--methods", "gan", "--seeds", "1", "--steps", "2", "--data", "ring", "--out", str(c)])
+    again = bench.merge([merged, c.read_text()])
+    assert row_lines(again) == row_lines(merged) | row_lines(c.read_text())
+    assert again.count("python -m ganbook.bench mode-coverage") == 3
+    with pytest.raises(ValueError, match="two parts"):
+        bench.merge([merged, b.read_text()])
     with pytest.raises(ValueError, match="Command"):
         bench.merge(["| gan | ring | 1 | 1.0 ± nan / 8 | 1.0 ± nan | 0.1 ± nan | 1 | 1.0 | 1.0 |"])
 
 
 def test_recorded_table_is_shipped_and_complete():
     """The recorded benchmark covers every method on both data sets — 10 seeds for the plain GAN,
-    PacGAN4 and the book's configuration (as PacGAN's table), at least 3 for the others — and its
+    PacGAN4 and the book's configuration with and without rejection sampling (as PacGAN's table), at least 3 for the others — and its
     numbers obey the protocol's ranges (modes ≤ K, HQ in [0, 100], reverse KL in [0, log K])."""
     text = bench.recorded()
     assert text.startswith("Commands (")
@@ -124,7 +159,7 @@ def test_recorded_table_is_shipped_and_complete():
     assert set(rows) == {(m, d) for m in bench.METHODS for d in bench.DATASETS}
     for (method, data), r in rows.items():
         K = bench.DATASETS[data]().n_components
-        if method in ("gan", "pacgan4", "pacgan8-dual"):
+        if method in ("gan", "pacgan4", "pacgan8-dual", "pacgan8-dual-drs"):
             assert r["seeds"] == 10, (method, data)
         else:
             assert r["seeds"] >= 3, (method, data)
