@@ -448,14 +448,23 @@ def samples(run: Run, i: int, n: int, generator: torch.Generator) -> torch.Tenso
 
 def unpacked_critic(run: Run) -> nn.Module:
     """The discriminator that judges single samples: D1 of the dual configurations, else D itself
-    if it is a plain MLP on unpacked samples (logits of shape (S, n, 1))."""
+    if it is an MLP from one 2-D sample to one logit (not a packed, pair, (k + 1)-class or
+    minibatch discriminator)."""
     if "D1" in run.nets:
         return run.nets["D1"]
-    s = run.settings
-    if isinstance(run.D, BatchedMLP) and s.pack == 1 and s.generators == 1 and "F" not in run.nets:
+    if isinstance(run.D, BatchedMLP) and run.D.sizes[0] == 2 and run.D.sizes[-1] == 1:
         return run.D
-    raise ValueError("rejection sampling needs a discriminator of single samples: pack = 1 or dual, "
-                     "no minibatch features, one generator, not VEEGAN's pair discriminator")
+    raise ValueError("rejection sampling needs a discriminator of single samples (one 2-D sample in, one logit out): "
+                     "pack = 1 or dual, no minibatch features, one generator, not VEEGAN's pair discriminator")
+
+
+@torch.no_grad()
+def critic_logits(run: Run, i: int, x: torch.Tensor) -> torch.Tensor:
+    """The logits of seed i's unpacked discriminator (:func:`unpacked_critic`) at x (n, 2) in data
+    units, shape (n,) on the CPU. The other seeds' discriminators see zeros (one batched call)."""
+    xin = torch.zeros(run.S, len(x), 2, device=run.device)
+    xin[i] = x.to(run.device) / run.scale[i]
+    return unpacked_critic(run)(xin)[i, :, 0].cpu()
 
 
 @torch.no_grad()
@@ -465,23 +474,21 @@ def rejection_samples(run: Run, i: int, n: int, generator: torch.Generator, chun
     with the unpacked discriminator, in data units, shape (n, 2). Proposals come in chunks of
     ``chunk``; M is the largest logit seen so far (the first chunk is the paper's burn-in estimate,
     and M grows when a later chunk holds a larger logit, as in Azadi et al.)."""
-    critic = unpacked_critic(run)
+    unpacked_critic(run)                                                     # a clear error before any work
     kept: list[torch.Tensor] = []
-    M, drawn = -math.inf, 0
-    while sum(len(k) for k in kept) < n:
+    M, drawn, n_kept = -math.inf, 0, 0
+    while n_kept < n:
         if drawn >= max_proposals:
-            raise RuntimeError(f"seed {i}: rejection sampling kept {sum(len(k) for k in kept)} of {drawn} proposals, "
+            raise RuntimeError(f"seed {i}: rejection sampling kept {n_kept} of {drawn} proposals, "
                                f"fewer than the {n} needed (the discriminator's logits are far from log p/p_g)")
         x = samples(run, i, chunk, generator)                                # (chunk, 2), data units
-        xin = torch.zeros(run.S, chunk, 2, device=run.device)
-        xin[i] = x.to(run.device) / run.scale[i]
-        logits = critic(xin)[i, :, 0].cpu()                                  # (chunk,)
+        logits = critic_logits(run, i, x)                                    # (chunk,)
         if not bool(torch.isfinite(logits).all()):
             raise TrainingDiverged(f"seed {i}: the discriminator's logits are NaN/inf")
         M = max(M, float(logits.max()))
         k, _ = C.rejection_sample(x, logits, generator, log_bound=M)
         kept.append(k)
-        drawn += chunk
+        drawn, n_kept = drawn + chunk, n_kept + len(k)
     return torch.cat(kept)[:n]
 
 
