@@ -2,7 +2,11 @@
 #   make book     build the executed HTML book from nothing (creates .venv, installs pins)
 #   make test     build the book, then run unit tests, every chapter (nbval) and the site check
 #   make timings  execute each chapter alone, measure time/memory, rewrite book/timings.md
-# Variables: PYTHON (python3.11), VENV (.venv), EXECUTE (cache | force), WORKERS (2 pytest processes).
+#   make robustness  every chapter over seeds and floating-point paths -> _build/robustness.md
+#   make gpu-check   on a CUDA machine: CUDA tests and every chapter on the GPU -> _build/gpu_timings.md
+# Variables: PYTHON (python3.11), VENV (.venv), EXECUTE (cache | force), WORKERS (2 pytest processes),
+#            CHAPTERS (notebooks for make robustness; default every chapter),
+#            TEST_FP (the floating-point variant pytest runs under; the build runs natively).
 
 PYTHON  ?= python3.11
 VENV    ?= .venv
@@ -40,12 +44,15 @@ WORKERS ?= 2
 PYTEST_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider \
                 --durations=10 -n $(WORKERS) --dist loadfile
 
-.PHONY: book test timings assets venv clean help
+.PHONY: book test timings robustness gpu-check assets venv clean help
 
 help:
 	@echo "make book     build the executed HTML book (_build/html/index.html)"
 	@echo "make test     build the book and run all tests (unit, notebooks, site)"
 	@echo "make timings  measure each chapter's run time and memory -> book/timings.md"
+	@echo "make robustness  run every chapter (or CHAPTERS=...) over SEED 0..4 and the"
+	@echo "              floating-point variants -> _build/robustness.md"
+	@echo "make gpu-check  on a CUDA machine: CUDA tests, every chapter on the GPU -> _build/gpu_timings.md"
 	@echo "make clean    remove _build (keeps .venv and the execution cache: make distclean)"
 
 venv: $(STAMP)
@@ -76,12 +83,29 @@ endif
 	@echo "[make book] $$(date +%T) done"
 	@echo "The book: $(abspath $(HTML))"
 
+# The build executed every chapter on the native floating-point path; pytest (unit tests and
+# nbval, which executes every chapter again) runs on another one, so each landing proves the
+# chapters on two rounding paths at no extra cost (torch's non-vectorised CPU kernels: a variant
+# of make robustness). Golden cells hold only values exact on both.
+TEST_FP ?= ATEN_CPU_CAPABILITY=default
+
 test: book
-	@echo "[make test] $$(date +%T) pytest: unit tests, site check, chapters (nbval)"
-	$(BIN)/python -m pytest tests $(wildcard chapters) $(PYTEST_FLAGS)
+	@echo "[make test] $$(date +%T) pytest: unit tests, site check, chapters (nbval) under $(TEST_FP)"
+	env $(TEST_FP) $(BIN)/python -m pytest tests $(wildcard chapters) $(PYTEST_FLAGS)
 
 timings: $(STAMP)
 	$(BIN)/python .ci/timings.py
+
+# Every assert must hold on every machine: SEED 0..4 on the native path, SEED 0..2 under
+# ATEN_CPU_CAPABILITY=default and MKL_CBWR=COMPATIBLE (two notebooks at a time).
+CHAPTERS ?=
+robustness: $(STAMP)
+	$(BIN)/python .ci/robustness.py $(CHAPTERS)
+
+# On a machine with CUDA: the CUDA-marked tests, then every chapter on the GPU one at a time,
+# seconds beside the CPU's -> _build/gpu_timings.md.
+gpu-check: $(STAMP)
+	PYTHON=$(BIN)/python bash .ci/gpu_check.sh _build
 
 clean:
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/screenshots _build/_config.force.yml

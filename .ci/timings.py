@@ -7,7 +7,7 @@ parallel kernels only fight). For each one we record the wall-clock seconds of t
 kernel and any children, e.g. DataLoader workers), sampled every 50 ms with psutil. The page
 compares them with the budgets of DESIGN.md: 60 s and 2 GB per chapter, 10 minutes in all.
 
-Usage: python .ci/timings.py [--output book/timings.md] [--timeout 180] [NOTEBOOK ...]
+Usage: python .ci/timings.py [--output book/timings.md] [--timeout 180] [--baseline PAGE] [NOTEBOOK ...]
 Exit status: 1 if a notebook failed to execute, 2 with --check if a budget was exceeded.
 """
 
@@ -131,8 +131,11 @@ class TreeMemorySampler(threading.Thread):
         return self.peak_bytes / 2**20
 
 
-def run_notebook(path: Path, timeout: int) -> Result:
-    nb = nbformat.read(path, as_version=4)
+def run_notebook(path: Path, timeout: int, nb: nbformat.NotebookNode | None = None,
+                 env: dict[str, str] | None = None) -> Result:
+    """Execute ``nb`` (default: the notebook at ``path``) in a fresh kernel started with
+    ``env`` (default: this process's environment), in ``path``'s folder."""
+    nb = nbformat.read(path, as_version=4) if nb is None else nb
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(path.parent)}})
     sampler = TreeMemorySampler(client)
@@ -140,12 +143,19 @@ def run_notebook(path: Path, timeout: int) -> Result:
     error = None
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(**({"env": env} if env is not None else {}))
     except Exception as exc:  # noqa: BLE001 - recorded in the table, reported at the end
         error = type(exc).__name__
         ename = getattr(exc, "ename", None)
         if ename:
             error += f" ({ename})"
+        evalue = " ".join(str(getattr(exc, "evalue", "") or "").split())
+        if evalue:
+            error += f": {evalue[:200]}"
+        # the line that raised, as IPython marks it ("---> 12 assert ...") in the traceback
+        marked = [ln for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if re.match(r"\s*-+> ", ln)]
+        if marked:
+            error += f" at `{' '.join(marked[0].split()[2:])[:160]}`"
     seconds = time.perf_counter() - start
     peak_mb = sampler.stop()
     return Result(path, seconds, peak_mb, error)
@@ -176,12 +186,32 @@ def machine_info() -> list[tuple[str, str]]:
         ("Python", platform.python_version()),
         ("torch", version("torch")),
         ("ganbook", version("ganbook")),
-        ("Device", "CPU (the parameters cells' defaults)"),
+        ("Device", device_label()),
     ]
 
 
-def render(results: list[Result]) -> str:
+def device_label() -> str:
+    """What ``DEVICE = None`` picks in the kernels (they inherit this process's environment)."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"CUDA: {torch.cuda.get_device_name(0)} (the parameters cells' DEVICE = None picks it)"
+    except ImportError:  # pragma: no cover
+        pass
+    return "CPU (the parameters cells' defaults)"
+
+
+def baseline_seconds(page: Path) -> dict[str, float]:
+    """Seconds per chapter from an earlier timings page (e.g. the CPU's book/timings.md)."""
+    rows = re.findall(r"^\| \{doc\}`/([^`]+)` \| ([0-9.]+) \|", page.read_text(encoding="utf-8"), re.M)
+    return {doc: float(sec) for doc, sec in rows}
+
+
+def render(results: list[Result], baseline: dict[str, float] | None = None) -> str:
     total = sum(r.seconds for r in results)
+    base = baseline or {}
+    extra = " Baseline s |" if baseline is not None else ""
     lines = [
         "# Measured run times",
         "",
@@ -193,14 +223,16 @@ def render(results: list[Result]) -> str:
         "Seconds include starting the kernel; peak memory is the largest resident set of the",
         "kernel and its child processes, sampled every 50 ms.",
         "",
-        "| Chapter | Seconds | Peak memory (MB) | Status |",
-        "| :-- | --: | --: | :-- |",
+        "| Chapter | Seconds | Peak memory (MB) | Status |" + extra,
+        "| :-- | --: | --: | :-- |" + (" --: |" if extra else ""),
     ]
     for r in results:
-        lines.append(f"| {{doc}}`/{r.docname}` | {r.seconds:.1f} | {r.peak_mb:.0f} | {r.status} |")
+        cell = (f" {base[r.docname]:.1f} |" if r.docname in base else " |") if extra else ""
+        lines.append(f"| {{doc}}`/{r.docname}` | {r.seconds:.1f} | {r.peak_mb:.0f} | {r.status} |{cell}")
     book_status = "ok" if total <= BUDGET_BOOK_SECONDS else "**over time budget**"
+    cell = f" {sum(base.get(r.docname, 0.0) for r in results):.1f} |" if extra else ""
     lines.append(f"| **All chapters** | **{total:.1f}** | "
-                 f"{max((r.peak_mb for r in results), default=0):.0f} | {book_status} |")
+                 f"{max((r.peak_mb for r in results), default=0):.0f} | {book_status} |{cell}")
     lines += ["", "Measured on:", ""]
     lines += [f"- {key}: {value}" for key, value in machine_info()]
     lines.append("")
@@ -213,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="notebooks to run (default: every chapter, in _toc.yml order)")
     parser.add_argument("--output", type=Path, default=ROOT / "book" / "timings.md")
     parser.add_argument("--timeout", type=int, default=180, help="seconds per cell")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="an earlier timings page whose seconds are shown beside (e.g. book/timings.md)")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 2 if a chapter is over a budget")
     args = parser.parse_args(argv)
@@ -226,13 +260,14 @@ def main(argv: list[str] | None = None) -> int:
         print("timings: no chapter notebooks found under chapters/", file=sys.stderr)
         return 1
     results = []
+    baseline = baseline_seconds(args.baseline) if args.baseline else None
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     for path in notebooks:
         print(f"timings: {path.relative_to(ROOT)} ...", end=" ", flush=True)
         result = run_notebook(path, args.timeout)
         print(f"{result.seconds:.1f} s, {result.peak_mb:.0f} MB, {result.status}", flush=True)
         results.append(result)
-
-    args.output.write_text(render(results), encoding="utf-8")
+        args.output.write_text(render(results, baseline), encoding="utf-8")   # a cut-short run keeps its rows
     print(f"timings: wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     if any(r.error for r in results):
         return 1

@@ -242,12 +242,16 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.steps_done = int(state["steps_done"])
-        self.rng.set_state(state["rng"])
+        self.rng.set_state(state["rng"].cpu())  # a CPU generator's state, wherever it was loaded
         self.history.load_state_dict(state["history"])
 
     def save(self, path: str | os.PathLike) -> None:
         torch.save(self.state_dict(), path)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Resume from :meth:`save`'s file, loaded with ``weights_only=True``."""
-        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        """Resume from :meth:`save`'s file, loaded with ``weights_only=True``.
+
+        The file is read onto the CPU: the random stream is a CPU generator whose state stays
+        there, and the networks' and optimisers' ``load_state_dict`` copy each tensor to the
+        device of the parameter it belongs to."""
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -168,3 +168,28 @@ def test_recorded_table_is_shipped_and_complete():
         assert r["iterations"] == default, (method, data)        # every row at its method's default budget
         assert 0 <= r["modes"] <= K and 0 <= r["hq"] <= 100, (method, data)
         assert 0 <= r["rkl"] <= math.log(K) + 1e-3 or math.isinf(r["rkl"]) or math.isnan(r["rkl"]), (method, data)
+
+
+def test_seed_ranges_round_trip_through_the_table():
+    for seeds, cell in (((0, 1, 2), "3"), ((10, 11, 12, 13), "10..13"), ((3, 7, 9), "3,7,9"), ((), "2")):
+        assert bench.seeds_cell(seeds, 2) == cell
+        assert bench.parse_seeds(cell) == (list(seeds) or [0, 1])
+    stats = [ModeStats(8, 8, 0.99, 0.01, (1,) * 8)] * 2
+    text = bench.table([bench.Result("m", "ring", stats, 100, 1.0, 2.0, seeds=(10, 11))])
+    row = bench.parse_table(text)[("m", "ring")]
+    assert row["seeds"] == 2 and row["first_seed"] == 10
+
+
+def test_seed_start_trains_the_named_seeds(tmp_path):
+    """--seed-start 10 trains seeds 10.., exactly as bench.train does with those seeds, and says so."""
+    out = tmp_path / "t.md"
+    bench.main(["mode-coverage", "--methods", "gan", "--seeds", "2", "--seed-start", "10", "--steps", "5",
+                "--data", "ring", "--out", str(out)])
+    text = out.read_text()
+    assert "Seeds 10..11" in text
+    row = bench.parse_table(text)[("gan", "ring")]
+    assert row["seeds"] == 2 and row["first_seed"] == 10
+    direct = bench.summary(bench.train("gan", "ring", [10, 11], steps=5))
+    assert row["hq"] == pytest.approx(direct["hq"], abs=0.05) and row["modes"] == pytest.approx(direct["modes"], abs=0.05)
+    with pytest.raises(SystemExit):
+        bench.main(["mode-coverage", "--seed-start", "-1"])

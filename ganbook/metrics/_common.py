@@ -16,13 +16,25 @@ from .. import _validate as V
 CHUNK = 1024
 
 
+def float64_device(device: torch.device | str) -> torch.device:
+    """Where float64 work on tensors from ``device`` happens: that device, or the CPU for Apple's
+    MPS, which has no float64 (``ganbook.device()`` picks MPS on a Mac)."""
+    device = torch.device(device)
+    return torch.device("cpu") if device.type == "mps" else device
+
+
+def to_float64(x: torch.Tensor) -> torch.Tensor:
+    """``x`` detached, in float64, on :func:`float64_device` of its device."""
+    return x.detach().to(device=float64_device(x.device), dtype=torch.float64)
+
+
 def features(x: object, name: str, *, min_rows: int = 1) -> torch.Tensor:
     """Check that ``x`` is a finite floating-point matrix (n, d) with n ≥ ``min_rows``; return it in
-    float64 on its own device."""
+    float64 on its own device (the CPU for an MPS tensor: :func:`float64_device`)."""
     V.tensor(x, name, ndim=2, min_rows=min_rows)
     if x.shape[1] < 1:
         raise ValueError(f"{name} must have at least one feature column, got shape {tuple(x.shape)}")
-    return x.detach().to(torch.float64)
+    return to_float64(x)
 
 
 def pair(real: object, fake: object, *, names: tuple[str, str] = ("real", "fake"),

@@ -93,6 +93,6 @@ def independent_critic(real_train: torch.Tensor, fake_train: torch.Tensor, real_
         loss.backward()
         opt.step()
     with torch.no_grad():
-        w_train = float(critic(rtr).double().mean() - critic(ftr).double().mean())
-        w_test = float(critic(rte).double().mean() - critic(fte).double().mean())
+        w_train = float(C.to_float64(critic(rtr)).mean() - C.to_float64(critic(ftr)).mean())
+        w_test = float(C.to_float64(critic(rte)).mean() - C.to_float64(critic(fte)).mean())
     return CriticResult(train_estimate=w_train, test_estimate=w_test, critic=critic)

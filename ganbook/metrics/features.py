@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
+from . import _common as C
 
 WEIGHTS = {"digits": "digits_classifier.pt", "mnist": "mnist_classifier.pt"}
 IMAGE_SIZE = {"digits": 8, "mnist": 28}
@@ -125,12 +126,13 @@ def digits_split(seed: int = 0) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def extract(fn, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Apply ``fn`` (e.g. ``classifier.features`` or ``lambda x: classifier(x).softmax(1)``) to
-    ``images`` in batches without gradients; returns float64 rows (n, k) on the images' device."""
+    ``images`` in batches without gradients; returns float64 rows (n, k) on the images' device
+    (the CPU for MPS images, which have no float64)."""
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     V.tensor(images, "images", min_rows=1)
     batch_size = V.positive_int(batch_size, "batch_size")
-    out = [fn(images[s:s + batch_size]).to(torch.float64) for s in range(0, images.shape[0], batch_size)]
+    out = [C.to_float64(fn(images[s:s + batch_size])) for s in range(0, images.shape[0], batch_size)]
     return torch.cat(out)
 
 

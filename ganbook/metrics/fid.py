@@ -55,7 +55,7 @@ def sqrtm_psd(a: torch.Tensor, name: str = "a") -> torch.Tensor:
     eigenvalues that rounding pushed below zero are set to zero."""
     if not isinstance(a, torch.Tensor) or a.dim() != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got {getattr(a, 'shape', type(a).__name__)}")
-    a = a.to(torch.float64)
+    a = C.to_float64(a)
     w, v = torch.linalg.eigh(0.5 * (a + a.T))          # a = v diag(w) vᵀ
     return (v * w.clamp(min=0.0).sqrt()) @ v.T
 
@@ -63,7 +63,7 @@ def sqrtm_psd(a: torch.Tensor, name: str = "a") -> torch.Tensor:
 def trace_sqrt_product(cov1: torch.Tensor, cov2: torch.Tensor) -> torch.Tensor:
     """Tr((Σ₁Σ₂)^{1/2}) = Σᵢ √λᵢ(Σ₁^{1/2} Σ₂ Σ₁^{1/2}), a float64 scalar tensor."""
     s1 = sqrtm_psd(cov1, "cov1")
-    m = s1 @ cov2.to(torch.float64) @ s1               # symmetric PSD, same spectrum as Σ₁Σ₂
+    m = s1 @ C.to_float64(cov2).to(s1.device) @ s1               # symmetric PSD, same spectrum as Σ₁Σ₂
     eig = torch.linalg.eigvalsh(0.5 * (m + m.T))
     return eig.clamp(min=0.0).sqrt().sum()
 
@@ -83,8 +83,7 @@ def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, c
     for name, t in (("mu1", mu1), ("cov1", cov1), ("mu2", mu2), ("cov2", cov2)):
         if not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
-    mu1, mu2 = mu1.to(torch.float64), mu2.to(torch.float64)
-    cov1, cov2 = cov1.to(torch.float64), cov2.to(torch.float64)
+    mu1, mu2, cov1, cov2 = (C.to_float64(t) for t in (mu1, mu2, cov1, cov2))
     diff = mu1 - mu2
     value = diff @ diff + torch.trace(cov1) + torch.trace(cov2) - 2.0 * trace_sqrt_product(cov1, cov2)
     return float(value)

@@ -64,7 +64,7 @@ def mmd2_unbiased_from_kernels(k_xx: torch.Tensor, k_yy: torch.Tensor, k_xy: tor
                          f"{tuple(k_yy.shape)}, {tuple(k_xy.shape)}")
     if m < 2 or n < 2:
         raise ValueError(f"the unbiased MMD² needs at least 2 samples on each side, got m = {m}, n = {n}")
-    k_xx, k_yy, k_xy = k_xx.double(), k_yy.double(), k_xy.double()
+    k_xx, k_yy, k_xy = C.to_float64(k_xx), C.to_float64(k_yy), C.to_float64(k_xy)
     sxx = k_xx.sum() - torch.diagonal(k_xx).sum()
     syy = k_yy.sum() - torch.diagonal(k_yy).sum()
     return float(sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2.0 * k_xy.sum() / (m * n))

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
+from . import _common as C
 
 # Wang et al. (2003): the five scale weights for 11 × 11 windows at 256-pixel images.
 WANG_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -39,7 +40,7 @@ def gaussian_window(size: int, sigma: float, dtype: torch.dtype = torch.float64,
 
 def _images(x: object, name: str) -> torch.Tensor:
     V.tensor(x, name, ndim=4)
-    return x.to(torch.float64)
+    return C.to_float64(x)
 
 
 def _filter(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
+from . import _common as C
 from .features import SmallCNN, digits_split, weights_path
 
 
@@ -32,7 +33,7 @@ def accuracy(net: SmallCNN, x: torch.Tensor, y: torch.Tensor, batch_size: int = 
     net.eval()
     with torch.no_grad():
         pred = torch.cat([net(x[s:s + batch_size]).argmax(1) for s in range(0, x.shape[0], batch_size)])
-    return float((pred == y).double().mean())
+    return int((pred == y).sum()) / y.shape[0]
 
 
 def fit(net: SmallCNN, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int, batch_size: int = 128,
@@ -57,7 +58,7 @@ def fit(net: SmallCNN, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int,
 def set_feature_scale(net: SmallCNN, x: torch.Tensor, batch_size: int = 2000) -> None:
     """Set ``net.feature_scale`` so that the mean of ‖f‖²/64 over the images x is 1."""
     with torch.no_grad():
-        sq = torch.cat([net.body(x[s:s + batch_size]).double().pow(2).sum(1) for s in range(0, x.shape[0], batch_size)])
+        sq = torch.cat([C.to_float64(net.body(x[s:s + batch_size])).pow(2).sum(1) for s in range(0, x.shape[0], batch_size)])
         net.feature_scale.fill_(float((sq.mean() / net.num_features).sqrt()))
 
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make gpu-check`: on a machine with CUDA, run the CUDA-marked tests (and the rest of
+# tests/test_devices.py), then execute every chapter on the GPU one at a time (in parallel they
+# fight for it) and write a table of seconds per chapter beside the CPU's (book/timings.md).
+# Usage: bash .ci/gpu_check.sh [OUTPUT_DIR]   (default _build; the table is gpu_timings.md there)
+# Exit status: non-zero if there is no CUDA device, a test failed or a chapter failed.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+out=${1:-_build}
+python=${PYTHON:-python3}
+mkdir -p "$out"
+export PYTHONHASHSEED=0 GANBOOK_QUIET=1
+unset MPLBACKEND
+
+if ! "$python" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
+    echo "gpu-check: no CUDA device here; nothing to check" >&2
+    exit 1
+fi
+"$python" -c 'import torch; print("gpu-check: torch", torch.__version__, "on", torch.cuda.get_device_name(0))'
+
+status=0
+echo "=== gpu-check: tests/test_devices.py (every test marked cuda lives there, beside its CPU twin)"
+"$python" -m pytest -p no:cacheprovider -q tests/test_devices.py 2>&1 | tee "$out/gpu_tests.log"
+[[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+
+echo "=== gpu-check: every chapter on CUDA, one at a time"
+"$python" .ci/timings.py --output "$out/gpu_timings.md" --baseline book/timings.md || status=1
+cat "$out/gpu_timings.md"
+exit $status
