@@ -24,6 +24,7 @@ machine, and the table says so.
 
 Usage: python .ci/robustness.py [NOTEBOOK ...] [--variants native,aten-default,mkl-compatible]
        [--seeds 5] [--variant-seeds 3] [--seed-start 0] [--jobs 2] [--output _build/robustness.md]
+       python .ci/robustness.py --merge LOG.jsonl ... [--output _build/robustness.md]
 Exit status: 1 if any run failed.
 """
 
@@ -137,7 +138,8 @@ def render(runs: list[Run], variants: list[str], sums: dict[str, str], wall: flo
         lines.append(f"| {chapter} | " + " | ".join(cells) + " |")
     total = sum(r.seconds for r in runs)
     lines += ["", f"{len(runs)} runs, {sum(r.error is None for r in runs)} passed; "
-              f"{total / 60:.1f} min of notebook time, {wall / 60:.1f} min wall-clock.", "",
+              f"{total / 60:.1f} min of notebook time"
+              + (f", {wall / 60:.1f} min wall-clock." if wall == wall else " (merged from several runs)."), "",
               "Checksums of a 200-step training run (a variant that equals native changes "
               "nothing on this machine):", ""]
     native = sums.get("native")
@@ -148,8 +150,28 @@ def render(runs: list[Run], variants: list[str], sums: dict[str, str], wall: flo
     if failures:
         lines += ["", "Failures:", ""]
         lines += [f"- {r.name}, {r.variant}, SEED={r.seed}: {r.error}" for r in failures]
-    lines += ["", "Machine:", ""] + [f"- {k}: {v}" for k, v in machine_info()] + [""]
+    lines += ["", "Machine (where the table was written):", ""] + [f"- {k}: {v}" for k, v in machine_info()] + [""]
     return "\n".join(lines)
+
+
+def merge_logs(logs: list[Path], output: Path) -> int:
+    """One table from the .jsonl logs that runs of this script write beside their tables."""
+    runs, sums = [], {}
+    for log in logs:
+        for line in log.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if "checksum" in row:
+                sums[row["variant"]] = row["checksum"]
+                continue
+            runs.append(Run(ROOT / f"{row['chapter']}.ipynb", row["variant"], row["seed"], row["seconds"],
+                            row.get("peak_mb", 0.0), row["error"]))
+    variants = list(dict.fromkeys(r.variant for r in runs))
+    chapters = chapters_in_toc_order()
+    runs.sort(key=lambda r: (chapters.index(r.notebook) if r.notebook in chapters else len(chapters),
+                             variants.index(r.variant), r.seed))
+    output.write_text(render(runs, variants, sums, float("nan")), encoding="utf-8")
+    print(f"robustness: merged {len(runs)} runs into {output}")
+    return 1 if any(r.error for r in runs) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per cell")
     parser.add_argument("--output", type=Path, default=ROOT / "_build" / "robustness.md")
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="JSONL",
+                        help="execute nothing: one table from the .jsonl logs of earlier runs "
+                             "(e.g. chapters run in separate pieces)")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge_logs(args.merge, args.output)
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
@@ -184,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             for s in range(args.seeds if v == "native" else args.variant_seeds)]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     log = args.output.with_suffix(".jsonl").open("w")
+    for v, s in sums.items():
+        log.write(json.dumps({"variant": v, "checksum": s}) + "\n")
     start = time.perf_counter()
     with cf.ThreadPoolExecutor(args.jobs) as pool:
         for run in cf.as_completed([pool.submit(execute, r, args.timeout) for r in runs]):
@@ -192,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"robustness: {r.name} {r.variant} SEED={r.seed}: {r.seconds:.1f} s, "
                   f"{r.peak_mb:.0f} MB, {status}", flush=True)
             log.write(json.dumps({"chapter": r.name, "variant": r.variant, "seed": r.seed,
-                                  "seconds": round(r.seconds, 1), "error": r.error}) + "\n")
+                                  "seconds": round(r.seconds, 1), "peak_mb": round(r.peak_mb),
+                                  "error": r.error}) + "\n")
             log.flush()
     order = {(nb, v, s): i for i, (nb, v, s) in enumerate((r.notebook, r.variant, r.seed) for r in runs)}
     runs.sort(key=lambda r: order[(r.notebook, r.variant, r.seed)])

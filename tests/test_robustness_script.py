@@ -64,3 +64,15 @@ def test_timings_baseline_is_read_from_a_timings_page(tmp_path):
     page.write_text("| Chapter | Seconds |\n| :-- | --: |\n| {doc}`/chapters/a/ch01` | 9.8 | 500 | ok |\n"
                     "| {doc}`/chapters/b/ch02` | 22.6 | 400 | ok |\n| **All chapters** | **32.4** | 500 | ok |\n")
     assert timings.baseline_seconds(page) == {"chapters/a/ch01": 9.8, "chapters/b/ch02": 22.6}
+
+
+def test_logs_of_separate_runs_merge_into_one_table(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"variant": "native", "checksum": "cpu -1.5"}\n'
+                 '{"chapter": "chapters/x/ch01", "variant": "native", "seed": 0, "seconds": 3.0, "error": null}\n')
+    b.write_text('{"chapter": "chapters/x/ch01", "variant": "native", "seed": 1, "seconds": 4.0, "peak_mb": 9, '
+                 '"error": "CellExecutionError (AssertionError) at `assert x`"}\n')
+    out = tmp_path / "m.md"
+    assert robustness.main(["--merge", str(a), str(b), "--output", str(out)]) == 1
+    text = out.read_text()
+    assert "**1/2 (0..1), 4 s; failed SEED [1]**" in text and "`cpu -1.5`" in text and "at `assert x`" in text
