@@ -63,7 +63,7 @@ def sqrtm_psd(a: torch.Tensor, name: str = "a") -> torch.Tensor:
 def trace_sqrt_product(cov1: torch.Tensor, cov2: torch.Tensor) -> torch.Tensor:
     """Tr((Σ₁Σ₂)^{1/2}) = Σᵢ √λᵢ(Σ₁^{1/2} Σ₂ Σ₁^{1/2}), a float64 scalar tensor."""
     s1 = sqrtm_psd(cov1, "cov1")
-    m = s1 @ C.to_float64(cov2).to(s1.device) @ s1               # symmetric PSD, same spectrum as Σ₁Σ₂
+    m = s1 @ C.to_float64(cov2) @ s1                   # symmetric PSD, same spectrum as Σ₁Σ₂
     eig = torch.linalg.eigvalsh(0.5 * (m + m.T))
     return eig.clamp(min=0.0).sqrt().sum()
 
