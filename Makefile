@@ -44,7 +44,7 @@ WORKERS ?= 2
 PYTEST_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider \
                 --durations=10 -n $(WORKERS) --dist loadfile
 
-.PHONY: book test timings robustness gpu-check assets venv clean help
+.PHONY: book test lint timings robustness gpu-check assets venv clean help
 
 help:
 	@echo "make book     build the executed HTML book (_build/html/index.html)"
@@ -89,9 +89,13 @@ endif
 # of make robustness). Golden cells hold only values exact on both.
 TEST_FP ?= ATEN_CPU_CAPABILITY=default
 
-test: book
+test: lint book
 	@echo "[make test] $$(date +%T) pytest: unit tests, site check, chapters (nbval) under $(TEST_FP)"
 	env $(TEST_FP) $(BIN)/python -m pytest tests $(wildcard chapters) $(PYTEST_FLAGS)
+
+# pyflakes rules over the package, the tests and the CI scripts (pyproject's [tool.ruff]).
+lint: $(STAMP)
+	$(BIN)/ruff check ganbook tests .ci
 
 timings: $(STAMP)
 	$(BIN)/python .ci/timings.py

@@ -6,7 +6,6 @@ Submodules are imported on first use (``ganbook.data``, ``ganbook.nets``, ...), 
 from __future__ import annotations
 
 import importlib
-import os
 import random
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ _SUBMODULES = (
     "dirac",
     "divergences",
     "ensembles",
+    "errors",
     "metrics",
     "nets",
     "nets_ae",
@@ -34,7 +34,7 @@ _SUBMODULES = (
 __all__ = ["device", "seed", "__version__", *_SUBMODULES]
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysers only
-    from . import check, data, divergences, metrics, nets, objectives, plot, train, widgets
+    from . import check, data, divergences, metrics, nets, objectives, plot, train, widgets  # noqa: F401
 
 
 def device(prefer: str | torch.device | None = None) -> torch.device:
@@ -75,7 +75,6 @@ def seed(value: int) -> torch.Generator:
     if value < 0:
         raise ValueError(f"seed(value={value}): expected a non-negative int")
     random.seed(value)
-    os.environ.setdefault("PYTHONHASHSEED", str(value))
     try:
         import numpy as np
 

@@ -52,8 +52,9 @@ from . import _validate as V
 from . import collapse as C
 from .data import GaussianMixture, grid, ring
 from .metrics.modes import ModeStats, mode_stats
+from .objectives import Objective
 from .objectives import penalties as P
-from .train import TrainingDiverged
+from .errors import TrainingDiverged
 
 DATASETS: dict[str, Callable[[], GaussianMixture]] = {"ring": ring, "grid": grid}
 N_TRAIN, N_EVAL = 100_000, 2_500
@@ -120,7 +121,7 @@ class Settings:
     pack: int = 1                 # PacGAN's m
     unroll: int = 0               # Unrolled GAN's k
     unroll_lr: float = 1e-2
-    dragan: float = 0.0           # DRAGAN's λ (noise 0.5 · data std)
+    dragan: float = 0.0           # DRAGAN's λ (perturbation δ ~ N(0, c²I), c = 0.5 · data std)
     noise: float = 0.0            # instance noise σ₀, annealed to 0 at the start of the decay
     smoothing: float = 1.0        # one-sided label smoothing α (1 = none)
     mbd: tuple[int, int] = (0, 0)  # minibatch discrimination (B kernels, C dims); (0, 0) = none
@@ -235,15 +236,16 @@ def step_feature_matching(run: Run, t: int) -> None:
 
 
 def step_unrolled(run: Run, t: int) -> None:
-    """Unrolled GAN: D as in the GAN; G's loss against k unrolled steps of a functional copy of D."""
+    """Unrolled GAN: D as in the GAN; G's loss is :func:`ganbook.collapse.unrolled_g_loss`, the
+    non-saturating loss against k unrolled steps of a functional copy of D. Both losses of the
+    objective are sums over seeds of each seed's mean, so each seed's copy of D takes its own steps."""
     s, S = run.settings, run.S
     real, fake = run.real(), run.G(run.z())
     _d_update(run, S * (_bce_real(run.D(real)) + _bce_fake(run.D(fake.detach()))))
-    d_loss = lambda r, f: S * (_bce_real(r) + _bce_fake(f))                 # per-seed losses, summed
+    summed = Objective("non-saturating, summed over seeds",
+                       lambda r, f: S * (_bce_real(r) + _bce_fake(f)), lambda f: S * _bce_real(f))
     batches = [real] + [run.real() for _ in range(s.unroll - 1)]
-    params = C.unrolled_parameters(run.D, batches, fake, s.unroll_lr, d_loss)
-    d_unrolled = torch.func.functional_call(run.D, params, (fake,))
-    _g_update(run, S * _bce_real(d_unrolled))
+    _g_update(run, C.unrolled_g_loss(run.D, fake, batches, s.unroll_lr, summed))
 
 
 def step_veegan(run: Run, t: int) -> None:
@@ -311,7 +313,8 @@ METHODS: dict[str, Method] = {
     "feature-matching": Method(step_feature_matching, {}, "feature matching (last hidden layer of D)"),
     "label-smoothing": Method(step_gan, {"smoothing": 0.9}, "one-sided label smoothing, α = 0.9"),
     "instance-noise": Method(step_gan, {"noise": 0.1}, "instance noise, σ from 0.1 annealed to 0"),
-    "dragan": Method(step_gan, {"dragan": 10.0}, "DRAGAN, λ = 10 (the paper's value)"),
+    "dragan": Method(step_gan, {"dragan": 10.0}, "DRAGAN, λ = 10 (the paper's and the released code's weight); "
+                                                 "Gaussian perturbation with standard deviation 0.5 · data std"),
     "dragan1": Method(step_gan, {"dragan": 1.0}, "DRAGAN, λ = 1 (ablation of the penalty's weight)"),
     "unrolled": Method(step_unrolled, {"unroll": 5, "steps": 3000},
                        "Unrolled GAN, k = 5; 3,000 iterations (CPU budget)"),
@@ -340,26 +343,21 @@ METHODS: dict[str, Method] = {
 
 
 class _BatchedMBD(nn.Module):
-    """A batched discriminator trunk → minibatch features → head (one T tensor per seed). The
-    similarities are summed within groups of ``group`` samples of a batch (64: Salimans et al.
-    used batches of 100), which costs (n/group)·group² pairs instead of n²."""
+    """A batched discriminator: trunk → :class:`ganbook.collapse.MinibatchDiscrimination` (the
+    chapter's layer, built with one T per seed) → head. The similarities are summed within groups
+    of ``group`` samples of a batch (64: Salimans et al. used batches of 100), which costs
+    (n/group)·group² pairs instead of n²."""
 
     def __init__(self, in_dim: int, hidden: int, depth: int, B: int, Cdim: int, gens: list[torch.Generator],
                  group: int = 64):
         super().__init__()
-        self.group = group
         self.trunk = BatchedMLP([in_dim] + [hidden] * depth, gens, "leaky_relu")
-        self.T = nn.Parameter(torch.stack([0.1 * torch.randn(hidden, B * Cdim, generator=g) for g in gens]))
-        self.B, self.C = B, Cdim
+        self.mbd = C.MinibatchDiscrimination(hidden, B, Cdim, init_std=0.1, group=group, generators=gens)
         self.head = BatchedMLP([hidden + B, 1], gens)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = F.leaky_relu(self.trunk(x), 0.2)                                # (S, n, hidden)
-        S, n = f.shape[:2]
-        g = self.group if n % self.group == 0 else n
-        M = torch.bmm(f, self.T).reshape(S, n // g, g, self.B, self.C)      # (S, groups, g, B, C)
-        o = C.minibatch_similarities(M).sum(-2).reshape(S, n, self.B)       # (S, n, B)
-        return self.head(torch.cat([f, o], -1))                             # (S, n, 1)
+        return self.head(self.mbd(f))                                       # (S, n, hidden + B) → (S, n, 1)
 
 
 def build(method: str, data: str, seeds: list[int], settings: Settings | None = None,
@@ -473,14 +471,17 @@ def critic_logits(run: Run, i: int, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def rejection_samples(run: Run, i: int, n: int, generator: torch.Generator, chunk: int = 10_000,
-                      max_proposals: int = 2_000_000) -> torch.Tensor:
-    """n samples of seed i by discriminator rejection sampling (:func:`ganbook.collapse.rejection_sample`)
-    with the unpacked discriminator, in data units, shape (n, 2). Proposals come in chunks of
-    ``chunk``; M is the largest logit seen so far (the first chunk is the paper's burn-in estimate,
-    and M grows when a later chunk holds a larger logit, as in Azadi et al.)."""
+def rejection_draw(run: Run, i: int, n: int, generator: torch.Generator, chunk: int = 10_000,
+                   max_proposals: int = 2_000_000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Discriminator rejection sampling, eq. (ch8-drs), for seed i with the unpacked discriminator
+    (:func:`ganbook.collapse.rejection_sample`), until at least n proposals are kept. Proposals come
+    in chunks of ``chunk``; M is the largest logit seen so far (the first chunk is the paper's
+    burn-in estimate, and M grows when a later chunk holds a larger logit, as in Azadi et al.).
+    Returns every proposal drawn, in data units, shape (P, 2), and which were kept, shape (P,) bool:
+    the kept samples are a subset of the proposals, so they can never show a mode the proposals lack."""
     unpacked_critic(run)                                                     # a clear error before any work
-    kept: list[torch.Tensor] = []
+    proposals: list[torch.Tensor] = []
+    keep: list[torch.Tensor] = []
     M, drawn, n_kept = -math.inf, 0, 0
     while n_kept < n:
         if drawn >= max_proposals:
@@ -491,10 +492,62 @@ def rejection_samples(run: Run, i: int, n: int, generator: torch.Generator, chun
         if not bool(torch.isfinite(logits).all()):
             raise TrainingDiverged(f"seed {i}: the discriminator's logits are NaN/inf")
         M = max(M, float(logits.max()))
-        k, _ = C.rejection_sample(x, logits, generator, log_bound=M)
-        kept.append(k)
-        drawn, n_kept = drawn + chunk, n_kept + len(k)
-    return torch.cat(kept)[:n]
+        rows = torch.arange(chunk, dtype=torch.float64)[:, None]             # the row numbers, as "samples"
+        kept_rows, _ = C.rejection_sample(rows, logits, generator, log_bound=M)
+        mask = torch.zeros(chunk, dtype=torch.bool)
+        mask[kept_rows[:, 0].long()] = True
+        proposals.append(x)
+        keep.append(mask)
+        drawn, n_kept = drawn + chunk, n_kept + int(mask.sum())
+    return torch.cat(proposals), torch.cat(keep)
+
+
+@torch.no_grad()
+def rejection_samples(run: Run, i: int, n: int, generator: torch.Generator, chunk: int = 10_000,
+                      max_proposals: int = 2_000_000) -> torch.Tensor:
+    """n samples of seed i by discriminator rejection sampling (:func:`rejection_draw`), in data
+    units, shape (n, 2): the first n kept proposals."""
+    x, keep = rejection_draw(run, i, n, generator, chunk, max_proposals)
+    return x[keep][:n]
+
+
+@torch.no_grad()
+def paired_evaluation(run: Run, data: str, n: int = N_EVAL) -> list[dict[str, float]]:
+    """Each seed's trained networks sampled every way, each on the protocol's evaluation stream (as
+    :func:`evaluate`), for comparisons paired by seed: the last iterate (``modes``, ``hq`` in %,
+    ``rkl``); its moving average (``ema_*``, if the run keeps one); rejection sampling (``drs_*``,
+    :func:`rejection_draw`); and, since the kept samples are a subset of the proposals, the number
+    of proposals up to the n-th kept one (``used``) with their modes (``used_modes``), the modes of
+    the first n proposals (``first_modes``), how many of those rejection keeps (``budget_kept``) with
+    their modes (``budget_modes``), and the CPU seconds of the rejection step (``drs_cpu``)."""
+    target = DATASETS[data]()
+    ema, out = run.G_ema, []
+
+    def stats(prefix: str, x: torch.Tensor) -> dict[str, float]:
+        st = mode_stats(x, target)
+        return {prefix + "modes": st.modes, prefix + "hq": 100 * st.hq_fraction, prefix + "rkl": st.reverse_kl}
+
+    try:
+        for i, g in enumerate(run.rngs):
+            stream = lambda: torch.Generator().manual_seed(int(g.initial_seed()) + 1)   # as evaluate
+            run.G_ema = None                                                 # the last iterate
+            row = stats("", samples(run, i, n, stream()))
+            if ema is not None:
+                run.G_ema = ema
+                row |= stats("ema_", samples(run, i, n, stream()))
+                run.G_ema = None
+            t0 = time.process_time()
+            x, keep = rejection_draw(run, i, n, stream())
+            row["drs_cpu"] = time.process_time() - t0
+            used = int(keep.nonzero()[n - 1]) + 1
+            row |= stats("drs_", x[keep][:n])
+            row |= {"used": used, "used_modes": mode_stats(x[:used], target).modes,
+                    "first_modes": mode_stats(x[:n], target).modes, "budget_kept": int(keep[:n].sum()),
+                    "budget_modes": mode_stats(x[:n][keep[:n]], target).modes}
+            out.append(row)
+    finally:
+        run.G_ema = ema
+    return out
 
 
 @torch.no_grad()

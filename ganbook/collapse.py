@@ -1,12 +1,14 @@
 """Mechanisms against mode collapse (chapter 8), each a small piece that a notebook loop uses.
 
 * :func:`feature_matching_loss` — Salimans et al.: match mean discriminator features, eq. (ch8-fm);
-* :class:`MinibatchDiscrimination` — Salimans et al.: the tensor T, L1 similarities across the
-  batch, eq. (ch8-mbd); :class:`MinibatchDiscriminator` puts it inside an MLP discriminator;
-* :func:`one_sided_smoothing_d_loss` — real labels α < 1, fake labels 0, eq. (ch8-ls); registered
-  as the objective ``"one-sided-smoothing"`` (α = 0.9);
+* :func:`minibatch_features`, :class:`MinibatchDiscrimination` — Salimans et al.: the tensor T, L1
+  similarities across the batch (in groups of 64), eq. (ch8-mbd); :class:`MinibatchDiscriminator` puts it
+  inside an MLP discriminator, and :mod:`ganbook.bench` inside its batched one (one T per seed);
+* :func:`one_sided_smoothing_d_loss` — real labels α < 1, fake labels 0, eq. (ch8-ls); a loss, so it
+  lives in :mod:`ganbook.objectives.smoothing` (re-exported here), registered as ``"one-sided-smoothing"``;
 * :func:`unrolled_parameters`, :func:`unrolled_g_loss` — Unrolled GAN (Metz et al.): k
-  discriminator steps on a functional copy, differentiated through, eq. (ch8-unrolled);
+  discriminator steps on a functional copy, differentiated through, eq. (ch8-unrolled); the
+  benchmark's ``step_unrolled`` calls :func:`unrolled_g_loss`;
 * :func:`mrgan_regularizers` — MRGAN (Che et al.): encoder, geometric and mode regularisers,
   eq. (ch8-mrgan);
 * :func:`veegan_d_loss`, :func:`veegan_g_loss` — VEEGAN (Srivastava et al.): reconstructor in z space and a discriminator
@@ -35,8 +37,9 @@ from torch import nn
 from torch.func import functional_call
 
 from . import _validate as V
-from .objectives import Objective, get as get_objective, register
 from .objectives.gan import minimax_d_loss
+from .objectives.registry import Objective, get as get_objective
+from .objectives.smoothing import one_sided_smoothing, one_sided_smoothing_d_loss, smoothed_d_loss
 
 def _at_least_2d(x: object, name: str) -> torch.Tensor:
     V.tensor(x, name, min_rows=1)
@@ -94,32 +97,69 @@ def minibatch_similarities(M: torch.Tensor) -> torch.Tensor:
     return torch.exp(-l1)
 
 
+def minibatch_features(f: torch.Tensor, T: torch.Tensor, group: int | None = 64) -> torch.Tensor:
+    """o(xᵢ)_b = Σⱼ c_b(xᵢ, xⱼ), eq. (ch8-mbd), for features f (..., n, A) and the tensor
+    T (..., A, B, C): Mᵢ = f(xᵢ)·T ∈ ℝ^{B×C}, then the similarities of :func:`minibatch_similarities`
+    summed over j. With ``group`` = g dividing n, j runs over the g consecutive samples of i's group
+    (n·g pairs instead of n²); otherwise (or with ``group=None``) over the whole batch. Leading
+    dimensions (...) of f and T go together, e.g. one T per seed in :mod:`ganbook.bench`.
+    Returns o, shape (..., n, B)."""
+    V.tensor(f, "f", finite=False)
+    V.tensor(T, "T", finite=False)
+    if f.dim() < 2 or T.dim() < 3 or T.shape[-3] != f.shape[-1]:
+        raise ValueError(f"f must have shape (..., n, A) and T (..., A, B, C) with the same A, got "
+                         f"{tuple(f.shape)} and {tuple(T.shape)}")
+    n, (A, B, Cdim) = f.shape[-2], T.shape[-3:]
+    g = group if group is not None and n % group == 0 else n
+    M = torch.matmul(f, T.reshape(*T.shape[:-3], A, B * Cdim))             # (..., n, B·C)
+    lead = M.shape[:-2]
+    M = M.reshape(*lead, n // g, g, B, Cdim)                                # (..., n/g, g, B, C)
+    return minibatch_similarities(M).sum(-2).reshape(*lead, n, B)           # (..., n, B)
+
+
 class MinibatchDiscrimination(nn.Module):
     """Minibatch discrimination, eq. (ch8-mbd) (Salimans et al. 2016).
 
     f(xᵢ) ∈ ℝᴬ is multiplied by a tensor T ∈ ℝ^{A×B×C}, giving Mᵢ ∈ ℝ^{B×C}. For each of the B rows,
     c_b(xᵢ, xⱼ) = exp(−‖M_{i,b} − M_{j,b}‖₁) is a similarity in (0, 1]: 1 for identical samples, → 0
-    for samples far apart in that projection. o(xᵢ)_b = Σⱼ c_b(xᵢ, xⱼ), the sum over the whole batch
-    (j = i included, which contributes exactly 1), is appended to f(xᵢ): output (n, A + B).
+    for samples far apart in that projection. o(xᵢ)_b = Σⱼ c_b(xᵢ, xⱼ), the sum over i's group of
+    ``group`` samples (the whole batch if ``group`` is None or does not divide n; j = i included,
+    which contributes exactly 1), is appended to f(xᵢ): f (..., n, A) → (..., n, A + B).
+
+    T is drawn from N(0, init_std²). With ``generators`` (one ``torch.Generator`` per seed) the layer
+    holds one T per seed, shape (S, A, B, C), seed s's drawn from ``generators[s]``, and expects
+    f of shape (S, n, A): the batched discriminator of :mod:`ganbook.bench` is built this way.
     """
 
-    def __init__(self, in_features: int, n_kernels: int = 16, kernel_dim: int = 8, init_std: float = 0.1):
+    def __init__(self, in_features: int, n_kernels: int = 16, kernel_dim: int = 8, init_std: float = 0.1,
+                 group: int | None = 64, generators: list[torch.Generator] | None = None):
         super().__init__()
         self.A = V.positive_int(in_features, "in_features")
         self.B = V.positive_int(n_kernels, "n_kernels")
         self.C = V.positive_int(kernel_dim, "kernel_dim")
         V.positive_float(init_std, "init_std")
-        self.T = nn.Parameter(init_std * torch.randn(self.A, self.B, self.C))
+        self.group = None if group is None else V.positive_int(group, "group")
+        shape = (self.A, self.B, self.C)
+        if generators is None:
+            T = init_std * torch.randn(shape)
+        else:
+            if not generators or not all(isinstance(g, torch.Generator) for g in generators):
+                raise TypeError("generators must be a non-empty list of torch.Generator (one per seed)")
+            T = torch.stack([init_std * torch.randn(shape, generator=g) for g in generators])
+        self.T = nn.Parameter(T)                                            # (A, B, C) or (S, A, B, C)
 
     def similarities(self, f: torch.Tensor) -> torch.Tensor:
-        """c_b(xᵢ, xⱼ) for all pairs, shape (n, n, B)."""
+        """c_b(xᵢ, xⱼ) for all pairs of a whole batch f (n, A) of a single-seed layer, shape (n, n, B)."""
         V.tensor(f, "f", ndim=2, last_dim=self.A, min_rows=1)
+        if self.T.dim() != 3:
+            raise ValueError("similarities() is for a layer with one T (built without generators)")
         M = torch.einsum("na,abc->nbc", f, self.T)                          # (n, B, C)
         return minibatch_similarities(M)                                    # (n, n, B)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        o = self.similarities(f).sum(1)                                     # (n, B)
-        return torch.cat([f, o], dim=1)                                     # (n, A + B)
+        V.tensor(f, "f", last_dim=self.A, finite=False)
+        o = minibatch_features(f, self.T, self.group)                       # (..., n, B)
+        return torch.cat([f, o], dim=-1)                                    # (..., n, A + B)
 
 
 class MinibatchDiscriminator(nn.Module):
@@ -127,55 +167,19 @@ class MinibatchDiscriminator(nn.Module):
     Call it on a real batch and on a generated batch *separately*, as Salimans et al. do: the
     minibatch features then tell the discriminator how diverse each batch is. Logits (n,)."""
 
-    def __init__(self, in_dim: int, hidden: tuple[int, ...] = (128, 128), n_kernels: int = 16, kernel_dim: int = 8):
+    def __init__(self, in_dim: int, hidden: tuple[int, ...] = (128, 128), n_kernels: int = 16, kernel_dim: int = 8,
+                 group: int | None = 64):
         super().__init__()
         self.trunk = FeatureDiscriminator(in_dim, hidden).features
         width = hidden[-1]
-        self.mbd = MinibatchDiscrimination(width, n_kernels, kernel_dim)
+        self.mbd = MinibatchDiscrimination(width, n_kernels, kernel_dim, group=group)
         self.head = nn.Linear(width + n_kernels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.mbd(self.trunk(x))).squeeze(-1)               # (n,)
 
 
-# -- one-sided label smoothing --------------------------------------------------------------------
-
-
-def one_sided_smoothing_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, alpha: float = 0.9) -> torch.Tensor:
-    """Discriminator loss with one-sided label smoothing, eq. (ch8-ls): binary cross-entropy with
-    target α for real samples and 0 (not smoothed) for generated ones. Its pointwise minimiser is
-    D*(x) = α p_data / (p_data + p_g), eq. (ch8-ls-dstar). Logits of any shape; means over all."""
-    V.tensor(real_logits, "real_logits", min_rows=1)
-    V.tensor(fake_logits, "fake_logits", min_rows=1)
-    V.probability(alpha, "alpha")
-    real_target = torch.full_like(real_logits, alpha)
-    return (F.binary_cross_entropy_with_logits(real_logits, real_target)
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-
-
-def smoothed_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, alpha: float = 0.9,
-                    beta: float = 0.0) -> torch.Tensor:
-    """Two-sided label smoothing (targets α for real, β for fake), for comparison with
-    :func:`one_sided_smoothing_d_loss`. Its pointwise minimiser is
-    (α p_data + β p_g)/(p_data + p_g), eq. (ch8-ls-two-sided)."""
-    V.tensor(real_logits, "real_logits", min_rows=1)
-    V.tensor(fake_logits, "fake_logits", min_rows=1)
-    V.probability(alpha, "alpha")
-    V.probability(beta, "beta")
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, alpha))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, beta)))
-
-
-def one_sided_smoothing(alpha: float = 0.9) -> Objective:
-    """The non-saturating GAN with one-sided label smoothing of the discriminator's real targets."""
-    V.probability(alpha, "alpha")
-    from .objectives.gan import nonsaturating_g_loss
-
-    return Objective(f"one-sided-smoothing({alpha})",
-                     lambda r, f: one_sided_smoothing_d_loss(r, f, alpha), nonsaturating_g_loss)
-
-
-register("one-sided-smoothing", one_sided_smoothing)
+# -- one-sided label smoothing: a loss, so it lives in objectives.smoothing (imported above) ------
 
 # -- Unrolled GAN ---------------------------------------------------------------------------------
 
@@ -212,7 +216,8 @@ def unrolled_g_loss(D: nn.Module, fake: torch.Tensor, real_batches: list[torch.T
                     objective: str | Objective = "nonsaturating") -> torch.Tensor:
     """The Unrolled GAN generator loss, eq. (ch8-unrolled): the objective's generator loss against
     the discriminator *after* k unrolled steps, f_K(θ_G) = g_loss(D_{ψ_K(θ_G)}(G(z))). Gradients flow
-    through the k steps into ``fake``; D's own parameters are untouched."""
+    through the k steps into ``fake``; D's own parameters are untouched. The benchmark's
+    ``ganbook.bench.step_unrolled`` calls it with the non-saturating losses summed over its seeds."""
     obj = get_objective(objective)
     params = unrolled_parameters(D, real_batches, fake, lr, obj.d_loss)
     return obj.g_loss(functional_call(D, params, (fake,)))
@@ -300,8 +305,9 @@ def madgan_losses(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple
     real_logits (..., n, k+1) on data; fake_logits (..., k, m, k+1): row i holds the logits of m samples of
     generator i. The discriminator's loss is the cross-entropy with labels k (real) and i (generator
     i); the generators' loss is −E log D_k(G_i(z)) summed over i (each wants its samples called
-    real). To keep its cross-entropy low the discriminator must tell the generators *apart*, which
-    pushes them to different modes. Returns (d_loss, g_loss)."""
+    real). The discriminator's loss is lower the better it can tell the generators *apart*; the
+    generators' loss against the optimal discriminator depends only on their mixture (1/k) Σᵢ p_{g_i},
+    so it does not reward them for taking different modes. Returns (d_loss, g_loss)."""
     _at_least_2d(real_logits, "real_logits")
     V.tensor(fake_logits, "fake_logits")
     if fake_logits.dim() != real_logits.dim() + 1 or fake_logits.shape[-2] == 0:
@@ -406,7 +412,8 @@ def rejection_sample(x: torch.Tensor, logits: torch.Tensor, generator: torch.Gen
     return x[keep], M
 
 
-__all__ = ["feature_matching_loss", "FeatureDiscriminator", "minibatch_similarities", "MinibatchDiscrimination", "MinibatchDiscriminator",
+__all__ = ["feature_matching_loss", "FeatureDiscriminator", "minibatch_similarities", "minibatch_features",
+           "MinibatchDiscrimination", "MinibatchDiscriminator",
            "one_sided_smoothing_d_loss", "smoothed_d_loss", "one_sided_smoothing", "unrolled_parameters",
            "unrolled_g_loss", "mrgan_regularizers", "veegan_d_loss", "veegan_g_loss", "PairDiscriminator", "madgan_losses",
            "pack", "Packed", "instance_noise", "annealed_sigma", "rejection_sample"]

@@ -17,7 +17,7 @@ the opposite sign (ψ ↦ −ψ): trajectories are mirrored, eigenvalues are the
 
 Everything is computed with autograd from the two objectives: :func:`vector_field` differentiates
 them, :func:`jacobian` differentiates the field at a point, :func:`eigenvalues` returns the
-eigenvalues of that Jacobian. The closed forms of the chapter (eqs. (ch7-dirac-eig-*)) are *not*
+eigenvalues of that Jacobian. The closed forms of the chapter (eqs. (ch7-dirac-eig-gan), (ch7-dirac-alt) and (ch7-dirac-eig-reg)) are *not*
 used here; the tests and the notebook compare against them.
 
 Methods (``method=``):
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
 
 import numpy as np
 import torch
@@ -43,6 +42,7 @@ import torch.nn.functional as F
 from torch.func import grad
 
 from . import _validate as V
+from .errors import TrainingDiverged
 
 METHODS = ("gan", "nonsaturating", "wgan", "wgan-gp", "r1", "instance-noise", "consensus")
 
@@ -95,7 +95,7 @@ def objectives(theta: torch.Tensor, psi: torch.Tensor, method: str = "gan", gamm
 def vector_field(theta: torch.Tensor | float, psi: torch.Tensor | float, method: str = "gan", gamma: float = 1.0,
                  sigma: float = 0.5, g0: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """v(θ, ψ) = (−∂_θ L_G, ∂_ψ L_D), eq. (ch7-dirac-field), elementwise for θ, ψ of one shape
-    (float64). ``"consensus"`` returns v − γ ∇(½‖v‖²), eq. (ch7-consensus).
+    (float64). ``"consensus"`` returns v − γ ∇(½‖v‖²), the consensus field of eq. (ch7-dirac-eig-reg).
 
     The partial derivatives are taken with :func:`torch.func.grad` (each argument an independent
     input), so the result can itself be differentiated — :func:`jacobian` does that."""
@@ -203,7 +203,6 @@ def trajectory(method: str = "gan", start: tuple[float, float] = (1.0, 1.0), ste
     for _ in range(steps):
         theta, psi = _step(theta, psi, method, h, alternating, **kw)
         if not bool(torch.isfinite(theta) & torch.isfinite(psi)):
-            from .train import TrainingDiverged
 
             raise TrainingDiverged(f"Dirac-GAN {method!r} diverged after {len(out)} steps (h = {h})")
         out.append(torch.stack([theta, psi]))

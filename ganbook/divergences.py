@@ -10,6 +10,7 @@ quadrature, the variational bound and Monte Carlo estimators.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
@@ -68,7 +69,7 @@ def _xlogy_ratio(lp: torch.Tensor, lq: torch.Tensor) -> torch.Tensor:
 
 
 def kl_1d(p: Density, q: Density, lo: float, hi: float, n: int = 20001) -> float:
-    """KL(p‖q) for 1D densities by the trapezoidal rule on [lo, hi] (eq. kl-def)."""
+    """KL(p‖q) for 1D densities by the trapezoidal rule on [lo, hi] (eq. ch1-kl-def)."""
     x = grid_1d(lo, hi, n)
     lp, lq = log_density(p, "p")(x), log_density(q, "q")(x)
     return float(torch.trapezoid(_xlogy_ratio(lp, lq), x))
@@ -118,9 +119,9 @@ _LOG2 = math.log(2.0)
 
 @dataclass(frozen=True)
 class FDivergence:
-    """One f-divergence with everything the book's table lists, eq. (ch3-fdiv) and table
-    (ch3-table): generator ``f``, derivative ``f_prime``, conjugate ``f_star``, output activation
-    ``activation`` (g_f), the stable composition ``f_star_of_activation`` (v ↦ f*(g_f(v))),
+    """One f-divergence with everything the book's table lists, eq. (ch3-fdiv), conjugate
+    eq. (ch3-conjugate), activation eq. (ch3-fgan-d): generator ``f``, derivative ``f_prime``,
+    conjugate ``f_star``, output activation ``activation`` (g_f), the stable composition ``f_star_of_activation`` (v ↦ f*(g_f(v))),
     f′(1), and the domain of f*.
 
     All functions act elementwise on tensors. ``f_star`` returns ``inf`` outside its domain.
@@ -415,7 +416,7 @@ def f_divergence_gaussian(name: str | FDivergence, mu_p: float, sigma_p: float, 
     """D_f(N(μ_p, σ_p²) ‖ N(μ_q, σ_q²)) in closed form for the names in
     :data:`GAUSSIAN_CLOSED_FORMS`:
 
-    * KL: eq. (kl-gauss) of chapter 1; reverse KL: the same with the arguments swapped;
+    * KL: eq. (ch1-kl-gauss) of chapter 1; reverse KL: the same with the arguments swapped;
     * squared Hellinger: 2 − 2·√(2σ_pσ_q/(σ_p² + σ_q²))·exp(−Δ²/(4(σ_p² + σ_q²)));
     * Pearson χ²: σ_q²/(σ_p√(2σ_q² − σ_p²))·exp(Δ²/(2σ_q² − σ_p²)) − 1 if 2σ_q² > σ_p², else +inf;
       Neyman χ²(P‖Q) = Pearson χ²(Q‖P);

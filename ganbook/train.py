@@ -13,7 +13,6 @@ writes its own loop in the notebook, in plain sight.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -23,13 +22,10 @@ import torch
 from torch import nn
 
 from . import _validate as V
+from .errors import TrainingDiverged
 from .objectives import Objective, get as get_objective
 
 Sampler = Callable[[int, torch.Generator], torch.Tensor]
-
-
-class TrainingDiverged(RuntimeError):
-    """Raised when a loss or a parameter becomes NaN or infinite."""
 
 
 @dataclass

@@ -87,6 +87,24 @@ def test_minibatch_discriminator_shapes():
     assert D(torch.randn(7, 2)).shape == (7,)
 
 
+def test_minibatch_features_of_a_collapsed_batch_are_n():
+    """n copies of one point: o = n in every coordinate (the largest value), per group of 64 too."""
+    torch.manual_seed(0)
+    layer = C.MinibatchDiscrimination(2, n_kernels=6, kernel_dim=4, init_std=3.0)
+    o = layer(torch.tensor([[0.3, -0.7]]).repeat(64, 1))[:, 2:]
+    assert torch.allclose(o, torch.full((64, 6), 64.0), rtol=0, atol=1e-4)
+    o = layer(torch.tensor([[0.3, -0.7]]).repeat(128, 1))[:, 2:]        # two groups of 64
+    assert torch.allclose(o, torch.full((128, 6), 64.0), rtol=0, atol=1e-4)
+    batched = C.MinibatchDiscrimination(2, 6, 4, generators=[torch.Generator().manual_seed(s) for s in (0, 1)])
+    assert batched.T.shape == (2, 2, 6, 4) and not torch.equal(batched.T[0], batched.T[1])
+    with pytest.raises(ValueError, match="one T"):
+        batched.similarities(torch.zeros(3, 2))
+    with pytest.raises(TypeError, match="generators"):
+        C.MinibatchDiscrimination(2, 6, 4, generators=[0, 1])
+    with pytest.raises(ValueError, match="same A"):
+        C.minibatch_features(torch.zeros(5, 3), torch.zeros(2, 6, 4))
+
+
 # -- one-sided label smoothing -------------------------------------------------------------------
 @pytest.mark.parametrize("p,q", [(0.7, 0.3), (0.2, 0.9), (1.0, 0.0), (0.0, 1.0)])
 def test_label_smoothing_optimal_discriminators(p, q):

@@ -8,7 +8,6 @@ R1: −γ; instance noise: 2σ²f″(0). Consensus optimisation adds −γJᵀJ 
 from __future__ import annotations
 
 import cmath
-import math
 
 import pytest
 import torch

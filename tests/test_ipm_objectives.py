@@ -23,8 +23,10 @@ def _rng(seed):
 def test_registered_objectives_and_their_losses():
     r = torch.tensor([2.0, 0.5, -0.5], dtype=torch.float64)
     f = torch.tensor([-2.0, 0.0, 1.5], dtype=torch.float64)
-    for name in ("wasserstein", "hinge", "mcgan", "fisher"):
+    for name in ("wasserstein", "hinge", "mcgan"):
         assert objectives.get(name).name == name
+    with pytest.raises(ValueError, match="not looked up by name.*ipm.fisher"):
+        objectives.get("fisher")                          # its multiplier is state the caller holds
     w = objectives.get("wasserstein")
     assert float(w.d_loss(r, f)) == pytest.approx(f.mean() - r.mean())
     assert float(w.g_loss(f)) == pytest.approx(-float(f.mean()))
@@ -126,7 +128,7 @@ def test_fisher_objective_and_multiplier():
     assert float(fisher.d_loss(r, f)) == pytest.approx(-(e + 0 * (1 - omega) - 0.25 * (1 - omega) ** 2))
     assert fisher.multiplier_step() == pytest.approx(0.25)     # λ ← 0 − 0.5 · (−0.5)
     assert float(fisher.d_loss(r, f)) == pytest.approx(-(e + 0.25 * (1 - omega) - 0.25 * (1 - omega) ** 2))
-    assert objectives.get("fisher").state.multiplier == 0.0   # every get() makes fresh state
+    assert ipm.fisher(rho=0.5).state.multiplier == 0.0       # a new object starts at λ = 0
 
 
 def test_fisher_ipm_of_the_optimal_critic_is_a_chi2_distance():
@@ -230,6 +232,16 @@ def test_exercise_checks_accept_the_solutions_and_reject_mistakes():
 
     with pytest.raises(check.CheckFailed, match="real samples"):
         check.gradient_penalty(at_real, quiet=True)
-    check.mmd2_unbiased(lambda x, y, s: divergences.mmd2(x, y, bandwidths=s), quiet=True)
+    def double_loop_mmd2(x, y, sigma):
+        """The unbiased MMD² with a Gaussian kernel, pair by pair in plain Python (independent of the
+        package's matrix code, which the check uses as its reference)."""
+        k = lambda a, b: math.exp(-float(((a - b) ** 2).sum()) / (2 * sigma ** 2))
+        m, n = len(x), len(y)
+        kxx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+        kyy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+        kxy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+        return kxx + kyy - 2 * kxy
+
+    check.mmd2_unbiased(double_loop_mmd2, quiet=True)
     with pytest.raises(check.CheckFailed, match="biased"):
         check.mmd2_unbiased(lambda x, y, s: divergences.mmd2(x, y, bandwidths=s, unbiased=False), quiet=True)

@@ -99,9 +99,22 @@ def _my_fid(a, b):
     return float(((a.mean(0) - b.mean(0)) ** 2).sum() + c1.trace() + c2.trace() - 2 * sqrtm(c1 @ c2).real.trace())
 
 
+def _my_kid(x, y):
+    """The unbiased MMD² with k(a, b) = (aᵀb/d + 1)³ by a double loop over pairs (the U-statistic as
+    written, independent of the package's blocked matrix code)."""
+    x, y = x.double().numpy(), y.double().numpy()
+    d = x.shape[1]
+    k = lambda a, b: (float(a @ b) / d + 1.0) ** 3
+    m, n = len(x), len(y)
+    kxx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    kyy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    kxy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return kxx + kyy - 2 * kxy
+
+
 def test_exercise_checks_accept_solutions_and_reject_mistakes():
     check.fid_from_features(_my_fid)
-    check.kid_unbiased(M.mmd2_unbiased)
+    check.kid_unbiased(_my_kid)
 
     def biased_cov_fid(a, b):
         from scipy.linalg import sqrtm

@@ -1,6 +1,5 @@
 """FID (ganbook.metrics.fid) against independent references: the closed form between two
 Gaussians, scipy's matrix square root, and torchmetrics with the same feature extractor."""
-import math
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """SSIM and MS-SSIM against independent references: scikit-image's SSIM (Wang et al.'s Gaussian
 window, population covariances) and a numpy/scipy transcription of Wang et al.'s MS-SSIM."""
-import numpy as np
 import pytest
 import scipy.ndimage
 import torch

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
+from ..errors import TrainingDiverged
 from . import _common as C
 
 
@@ -86,7 +87,6 @@ def independent_critic(real_train: torch.Tensor, fake_train: torch.Tensor, real_
         if penalty > 0:
             loss = loss + penalty * lipschitz_penalty(critic, real, fake, gen)
         if not bool(torch.isfinite(loss)):
-            from ..train import TrainingDiverged
 
             raise TrainingDiverged(f"independent critic diverged at step {step}: loss {float(loss)}")
         opt.zero_grad(set_to_none=True)

@@ -7,9 +7,11 @@ w-weighted averages; with C₁ = (K₁L)², C₂ = (K₂L)² (L the dynamic rang
     l = (2μ_xμ_y + C₁)/(μ_x² + μ_y² + C₁),   cs = (2σ_xy + C₂)/(σ_x² + σ_y² + C₂),   SSIM = mean(l · cs).
 
 Windows are applied without padding ("valid" positions only, as in the authors' MATLAB code), so
-border handling never enters. MS-SSIM = l_M^{β_M} Πⱼ cs_j^{β_j}: contrast-structure at every scale
-j = 1…M, luminance at the coarsest, the image halved by 2 × 2 averaging between scales. Negative
-factors (possible for unrelated images) are clipped at 0 before the powers.
+border handling never enters. MS-SSIM = mean(l_M · cs_M)^{β_M} Π_{j<M} mean(cs_j)^{β_j}, eq.
+(ch15-msssim): the mean contrast-structure at every finer scale j = 1…M−1 and, at the coarsest, the
+mean of the product l · cs (the maps are multiplied before averaging, as in Wang et al.'s code);
+the image is halved by 2 × 2 averaging between scales. Negative factors (possible for unrelated
+images) are clipped at 0 before the powers.
 
 Odena et al. use the mean MS-SSIM of random pairs of generated images of one class as a
 *diversity* score: the higher, the more alike the samples — a collapsed generator scores 1.

@@ -23,6 +23,7 @@ import torch
 
 from .. import _validate as V
 from ..divergences import F_DIVERGENCES, FDivergence, fdivergence
+from .registry import Objective, register
 
 GENERATOR_LOSSES = ("saddle", "activation")
 
@@ -57,8 +58,6 @@ def fgan(name: str, generator_loss: str = "saddle"):
     """The f-GAN objective for the f-divergence ``name`` (one of ``divergences.F_DIVERGENCES``)
     as an :class:`~ganbook.objectives.Objective`. ``objectives.get("fgan:<name>")`` returns the
     ``"saddle"`` form; ``generator_loss="activation"`` gives the paper's practical variant."""
-    from . import Objective
-
     d = fdivergence(name)
     if generator_loss not in GENERATOR_LOSSES:
         raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
@@ -71,10 +70,9 @@ def fgan(name: str, generator_loss: str = "saddle"):
 def lsgan(a: float = 0.0, b: float = 1.0, c: float = 1.0):
     """Least-squares GAN, eq. (ch3-lsgan): D regresses real scores to ``b`` and fake scores to
     ``a``; G pushes fake scores to ``c``. Defaults (a, b, c) = (0, 1, 1); (−1, 1, 0) satisfies
-    b − c = 1, b − a = 2, the choice for which LSGAN's generator minimises the χ²-type divergence
-    ∫(p − q)²/(p + q) without an additive constant (eq. ch3-lsgan-chi2)."""
-    from . import Objective
-
+    b − c = 1, b − a = 2, the choice for which C(G), the generator's objective evaluated at the optimal
+    discriminator, is χ²(Q‖M) = ½∫(p − q)²/(p + q) with no additive constant (eq. ch3-lsgan-mixture).
+    C(G) is a value, not what the generator descends: its steps against D* follow eq. (ch3-lsgan-ggen)."""
     a, b, c = V.finite_float(a, "a"), V.finite_float(b, "b"), V.finite_float(c, "c")
     if a == b:
         raise ValueError(f"lsgan needs a ≠ b (the targets for fake and real), got a = b = {a}")
@@ -93,8 +91,6 @@ def lsgan(a: float = 0.0, b: float = 1.0, c: float = 1.0):
 
 
 def _register() -> None:
-    from . import register
-
     for n in F_DIVERGENCES:
         register(f"fgan:{n}", lambda n=n: fgan(n))
     register("lsgan", lambda: lsgan())

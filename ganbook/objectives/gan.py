@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
+from .registry import Objective, get, register
 
 
 def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -46,15 +47,15 @@ def nonsaturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
-def minimax():
+def minimax() -> Objective:
     """The minimax GAN objective (saturating generator loss)."""
-    from . import get
-
     return get("minimax")
 
 
-def nonsaturating():
+def nonsaturating() -> Objective:
     """The GAN objective with the non-saturating generator loss."""
-    from . import get
-
     return get("nonsaturating")
+
+
+register("minimax", lambda: Objective("minimax", minimax_d_loss, minimax_g_loss))
+register("nonsaturating", lambda: Objective("nonsaturating", minimax_d_loss, nonsaturating_g_loss))

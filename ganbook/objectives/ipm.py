@@ -7,13 +7,14 @@ the class F and how a network is kept inside it.
 **Score-based objectives** (the uniform shape of :mod:`ganbook.objectives`: the critic returns one
 score per sample, shape (n,)), registered by name:
 
-* ``"wasserstein"`` — WGAN, eq. (ch4-wgan); F = 1-Lipschitz functions, enforced by weight
+* ``"wasserstein"`` — WGAN, eq. (ch4-kr); F = 1-Lipschitz functions, enforced by weight
   clipping or a gradient penalty (:mod:`.penalties`);
 * ``"hinge"`` — Geometric GAN, eq. (ch4-hinge): the SVM's hinge loss for the critic;
 * ``"mcgan"`` — mean and covariance feature matching, eq. (ch4-mcgan), on the scores of a
   :class:`McGANCritic` (see below);
-* ``"fisher"`` — Fisher GAN, eq. (ch4-fisher-al): a fresh :class:`FisherObjective` whose Lagrange
-  multiplier is explicit state, updated by :meth:`FisherObjective.multiplier_step`.
+* Fisher GAN, eq. (ch4-fisher-al), is *not* looked up by name: :func:`fisher` returns a
+  :class:`FisherObjective` whose Lagrange multiplier is explicit state, updated by
+  :meth:`FisherObjective.multiplier_step`; the caller holds that object (``get("fisher")`` refuses).
 
 **Objectives that do not fit the score signature** (written into the notebook's loop, in plain sight):
 
@@ -44,7 +45,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from . import Objective, register
+from ..divergences import mmd2
+from .registry import Objective, hold, register
 
 
 def _scores(x: object, name: str) -> torch.Tensor:
@@ -68,7 +70,7 @@ def _same_width(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
 
 # -- WGAN ---------------------------------------------------------------------------------------
 def wasserstein_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """Critic loss of WGAN, eq. (ch4-wgan): −(E_P f − E_Q f) = mean f(x̃) − mean f(x).
+    """Critic loss of WGAN, eq. (ch4-kr): −(E_P f − E_Q f) = mean f(x̃) − mean f(x).
     Minimising it pushes the batch estimate of the IPM up."""
     _scores(real_scores, "real_scores")
     _scores(fake_scores, "fake_scores")
@@ -76,7 +78,7 @@ def wasserstein_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> 
 
 
 def wasserstein_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    """Generator loss of WGAN, eq. (ch4-wgan): −E_Q f (E_P f does not depend on the generator)."""
+    """Generator loss of WGAN, eq. (ch4-kr): −E_Q f (E_P f does not depend on the generator)."""
     _scores(fake_scores, "fake_scores")
     return -fake_scores.mean()
 
@@ -253,7 +255,7 @@ class McGANCritic(nn.Module):
 
 
 def mcgan() -> Objective:
-    """McGAN's objective: the IPM losses of eq. (ch4-wgan) on the scores of a :class:`McGANCritic`."""
+    """McGAN's objective: the IPM losses of eq. (ch4-kr) on the scores of a :class:`McGANCritic`."""
     return Objective("mcgan", wasserstein_d_loss, wasserstein_g_loss)
 
 
@@ -330,7 +332,6 @@ def gmmn_loss(real: torch.Tensor, fake: torch.Tensor, bandwidths: Sequence[float
     """GMMN's generator loss, eq. (ch4-gmmn): MMD² between the samples (n, d) and (m, d) with a
     mixture of Gaussian kernels. There is no critic: this is a loss on *samples*, so it does not fit
     the ``d_loss``/``g_loss`` shape; the notebook's loop calls it on G(z) directly."""
-    from ..divergences import mmd2
 
     return mmd2(real.flatten(1), fake.flatten(1), kernel="gaussian", bandwidths=bandwidths, unbiased=unbiased)
 
@@ -339,7 +340,6 @@ def mmdgan_g_loss(real_emb: torch.Tensor, fake_emb: torch.Tensor,
                   bandwidths: Sequence[float] = MMDGAN_BANDWIDTHS) -> torch.Tensor:
     """MMD-GAN's generator loss, eq. (ch4-mmdgan): the unbiased MMD² between embeddings
     h(x) (n, m) and h(G(z)) (n', m) with a Gaussian-mixture kernel (a loss on embeddings)."""
-    from ..divergences import mmd2
 
     _features(real_emb, "real_emb", 2)
     _features(fake_emb, "fake_emb", 2)
@@ -385,7 +385,9 @@ def cramer_d_loss(h_real: torch.Tensor, h_fake: torch.Tensor, h_fake2: torch.Ten
 register("wasserstein", wasserstein)
 register("hinge", hinge)
 register("mcgan", mcgan)
-register("fisher", fisher)
+hold("fisher", "its Lagrange multiplier is state that outlives a batch: create it with "
+     "ganbook.objectives.ipm.fisher(rho) and keep the object (pass it to the Trainer, and its "
+     "multiplier_step as d_post_step)")
 
 __all__ = ["wasserstein", "wasserstein_d_loss", "wasserstein_g_loss", "hinge", "hinge_d_loss", "ls_margin",
            "loss_sensitive_d_loss", "dual_exponent", "mean_feature_distance", "second_moment",

@@ -99,7 +99,9 @@ def dragan_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor | None = No
     real batch over all its entries: the gradient is constrained only in a neighbourhood of the data.
     ``std`` may be a tensor that broadcasts against ``real`` (one σ per sample, for batches that mix data
     sets). ``fake`` is ignored (it is there so that the function fits ``d_regularizer(D, real, fake)``).
-    Kodali et al. use weight 10, noise 0.5."""
+    Kodali et al. use weight 10 in paper and code; the perturbation here keeps the scale of their released
+    code (0.5 · std) with the Gaussian shape of their paper: the code shifts by 0.5 · std · U[0, 1), the
+    paper writes δ ~ N(0, cI) with c ≈ 10."""
     V.tensor(real, "real", min_rows=2)
     if real.dim() < 2:
         raise ValueError(f"real must have shape (n, ...) with one sample per row, got shape {tuple(real.shape)}")
