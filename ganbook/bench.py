@@ -672,6 +672,41 @@ def recorded() -> str:
         return fh.read()
 
 
+RECORDED_PAIRED = os.path.join(os.path.dirname(__file__), "benchmarks", "mode_coverage_paired.csv")
+
+PAIRED_COLUMNS = ("modes", "hq", "rkl", "ema_modes", "ema_hq", "ema_rkl", "drs_modes", "drs_hq", "drs_rkl", "used",
+                  "used_modes", "first_modes", "budget_kept", "budget_modes", "drs_cpu")
+
+
+def paired_csv(results: list[Result], label: str | None = None) -> str:
+    """The rows of :func:`paired_evaluation` for trained ``results`` as CSV: method, data, seed, the
+    :data:`PAIRED_COLUMNS` and ``train_cpu`` (the run's training CPU seconds per seed; an empty cell
+    where a run keeps no moving average). ``label`` replaces the method's name in the first column."""
+    lines = [",".join(("method", "data", "seed", *PAIRED_COLUMNS, "train_cpu"))]
+    for r in results:
+        if r.run is None:
+            raise ValueError("paired_csv needs results that keep their trained networks (Result.run)")
+        for seed, row in zip(r.seeds, paired_evaluation(r.run, r.data)):
+            cells = [label or r.method, r.data, str(seed)]
+            for key in PAIRED_COLUMNS:
+                v = row.get(key)
+                cells.append("" if v is None else f"{v:.4f}" if key.endswith("rkl") else
+                             f"{v:.2f}" if key.endswith(("hq", "cpu")) else str(int(v)))
+            lines.append(",".join(cells + [f"{r.cpu_s:.1f}"]))
+    return "\n".join(lines) + "\n"
+
+
+def recorded_paired() -> list[dict[str, str | float | None]]:
+    """The recorded per-seed results (``python -m ganbook.bench paired``), shipped with the package:
+    one dict per seed, numbers as floats, an empty cell as None. Lines starting with ``#`` (the
+    commands and the machine) are skipped. These numbers are read, not computed, by the book."""
+    with open(RECORDED_PAIRED, encoding="utf-8") as fh:
+        lines = [ln.strip() for ln in fh if ln.strip() and not ln.startswith("#")]
+    header = lines[0].split(",")
+    return [{k: (v if k in ("method", "data") else float(v) if v else None) for k, v in zip(header, ln.split(","))}
+            for ln in lines[1:]]
+
+
 def _row_cells(line: str) -> list[str] | None:
     """The 9 cells of a data row of :func:`table`, or None for any other line (header, rule, text)."""
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -800,7 +835,31 @@ def main(argv: list[str] | None = None) -> int:
     mg = sub.add_parser("merge", help="merge the --out files of several mode-coverage runs into one table")
     mg.add_argument("parts", nargs="+", help="markdown files written by mode-coverage --out")
     mg.add_argument("--out", required=True, help="the merged markdown file")
+    pa = sub.add_parser("paired", help="per-seed results of one method, sampled every way (last iterate, moving "
+                                       "average, rejection sampling), for comparisons paired by seed")
+    pa.add_argument("--method", required=True, choices=sorted(METHODS))
+    pa.add_argument("--label", default=None, help="the name written in the first column (default: the method)")
+    pa.add_argument("--seeds", type=int, default=10)
+    pa.add_argument("--seed-start", type=int, default=0)
+    pa.add_argument("--steps", type=int, default=None)
+    pa.add_argument("--data", nargs="+", default=["ring", "grid"], choices=sorted(DATASETS))
+    pa.add_argument("--threads", type=int, default=1)
+    pa.add_argument("--out", required=True, help="the CSV file to write")
     args = ap.parse_args(argv)
+    if args.command == "paired":
+        if args.seeds < 1 or args.seed_start < 0 or (args.steps is not None and args.steps < 1):
+            ap.error("--seeds and --steps must be >= 1, --seed-start >= 0")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(args.threads)
+        try:
+            seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+            results = [train(args.method, data, seeds, args.steps) for data in args.data]
+        finally:
+            torch.set_num_threads(threads)
+        command = f"python -m ganbook.bench {' '.join(sys.argv[1:] if argv is None else argv)}"
+        _write(args.out, f"# {command}\n# {cpu_model()}, torch {torch.__version__}\n" + paired_csv(results, args.label))
+        print(f"wrote {len(seeds) * len(results)} rows to {args.out}")
+        return 0
     if args.command == "merge":
         texts = []
         for path in args.parts:

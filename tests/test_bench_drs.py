@@ -93,3 +93,36 @@ def test_paired_evaluation_matches_the_rows_it_pairs():
         assert (row["drs_modes"], row["drs_hq"], row["drs_rkl"]) == (drs.modes, 100 * drs.hq_fraction, drs.reverse_kl)
         assert row["used"] >= n and row["budget_kept"] <= n and row["drs_cpu"] >= 0
         assert row["drs_modes"] <= row["used_modes"] and row["budget_modes"] <= row["first_modes"] <= row["used_modes"]
+
+
+def test_paired_command_writes_what_paired_evaluation_computes(tmp_path):
+    """`python -m ganbook.bench paired` (which wrote the shipped per-seed file) is the train +
+    paired_evaluation computation, and its CSV reads back through the shipped file's loader."""
+    out = tmp_path / "paired.csv"
+    assert bench.main(["paired", "--method", "pacgan8-dual-ema", "--label", "x", "--seeds", "2", "--seed-start", "3",
+                       "--steps", "15", "--data", "ring", "--out", str(out)]) == 0
+    lines = [ln for ln in out.read_text().splitlines() if not ln.startswith("#")]
+    rows = [dict(zip(lines[0].split(","), ln.split(","))) for ln in lines[1:]]
+    ref = bench.paired_evaluation(bench.train("pacgan8-dual-ema", "ring", [3, 4], 15).run, "ring")
+    assert [r["seed"] for r in rows] == ["3", "4"] and all(r["method"] == "x" for r in rows)
+    for got, want in zip(rows, ref):
+        assert float(got["hq"]) == pytest.approx(want["hq"], abs=0.005)
+        assert float(got["ema_rkl"]) == pytest.approx(want["ema_rkl"], abs=5e-5)
+        assert int(got["used"]) == want["used"] and int(got["drs_modes"]) == want["drs_modes"]
+
+
+def test_the_shipped_per_seed_file():
+    """Ten seeds per method and data set, every column a number where it should be, HQ in [0, 100],
+    the rejected samples a subset of the proposals (modes), and the header naming its commands."""
+    rows = bench.recorded_paired()
+    with open(bench.RECORDED_PAIRED, encoding="utf-8") as fh:
+        assert "python -m ganbook.bench paired" in fh.read()
+    groups = {(r["method"], r["data"]) for r in rows}
+    assert groups == {("pacgan8-dual", "ring"), ("pacgan8-dual", "grid"), ("gan", "ring"), ("gan", "grid")}
+    for m, d in groups:
+        seeds = sorted(int(r["seed"]) for r in rows if (r["method"], r["data"]) == (m, d))
+        assert seeds == list(range(10, 20) if m == "pacgan8-dual" else range(10))
+    for r in rows:
+        assert 0 <= r["hq"] <= 100 and 0 <= r["drs_hq"] <= 100 and r["train_cpu"] > 0
+        assert r["drs_modes"] <= r["used_modes"] and r["budget_modes"] <= r["first_modes"]
+        assert (r["ema_hq"] is None) == (r["method"] == "gan")
