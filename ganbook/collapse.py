@@ -281,20 +281,6 @@ def veegan_g_loss(z: torch.Tensor, fake: torch.Tensor, z_of_fake: torch.Tensor,
     return D(z, fake).mean() + reconstruction, reconstruction
 
 
-class PairDiscriminator(nn.Module):
-    """VEEGAN's joint discriminator D(z, x): an MLP on the concatenation [z, x], logits (n,)."""
-
-    def __init__(self, z_dim: int, x_dim: int, hidden: tuple[int, ...] = (128, 128)):
-        super().__init__()
-        self.z_dim, self.x_dim = V.positive_int(z_dim, "z_dim"), V.positive_int(x_dim, "x_dim")
-        self.net = FeatureDiscriminator(z_dim + x_dim, hidden)
-
-    def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        V.tensor(z, "z", ndim=2, last_dim=self.z_dim)
-        V.tensor(x, "x", ndim=2, last_dim=self.x_dim)
-        return self.net(torch.cat([z, x], dim=1))                           # (n,)
-
-
 # -- MAD-GAN --------------------------------------------------------------------------------------
 
 
@@ -415,5 +401,5 @@ def rejection_sample(x: torch.Tensor, logits: torch.Tensor, generator: torch.Gen
 __all__ = ["feature_matching_loss", "FeatureDiscriminator", "minibatch_similarities", "minibatch_features",
            "MinibatchDiscrimination", "MinibatchDiscriminator",
            "one_sided_smoothing_d_loss", "smoothed_d_loss", "one_sided_smoothing", "unrolled_parameters",
-           "unrolled_g_loss", "mrgan_regularizers", "veegan_d_loss", "veegan_g_loss", "PairDiscriminator", "madgan_losses",
+           "unrolled_g_loss", "mrgan_regularizers", "veegan_d_loss", "veegan_g_loss", "madgan_losses",
            "pack", "Packed", "instance_noise", "annealed_sigma", "rejection_sample"]

@@ -116,10 +116,3 @@ class DCGANDiscriminator8(nn.Module):
         if x.shape[1:] != (self.channels, 8, 8):
             raise ValueError(f"x must have shape (n, {self.channels}, 8, 8), got {tuple(x.shape)}")
         return self.body(x).squeeze(-1)                                    # (n,)
-
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

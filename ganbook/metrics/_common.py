@@ -49,10 +49,6 @@ def pair(real: object, fake: object, *, names: tuple[str, str] = ("real", "fake"
     return a, b
 
 
-def chunk_size(value: object, name: str = "chunk_size") -> int:
-    return V.positive_int(value, name)
-
-
 def row_blocks(n: int, size: int) -> Iterator[tuple[int, int]]:
     """Yield (start, stop) of consecutive row blocks of at most ``size`` rows."""
     for start in range(0, n, size):
