@@ -29,6 +29,14 @@ def tensor(x: object, name: str, *, ndim: int | Sequence[int] | None = None,
     return x
 
 
+def scores(x: object, name: str) -> torch.Tensor:
+    """A loss's input: a 1-D floating-point batch of scores (logits, critic values, energies), shape
+    (n,), n ≥ 1. Only the shape and dtype are checked (free); whether the values are finite is the
+    training loop's check, made once every few steps, because reading a tensor's values on the host
+    waits for the device."""
+    return tensor(x, name, ndim=1, min_rows=1, finite=False)
+
+
 def same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     if a.device != b.device:
         raise ValueError(f"{name_a} is on {a.device} but {name_b} is on {b.device}; move both to one device")

@@ -22,7 +22,7 @@ used here; the tests and the notebook compare against them.
 
 Methods (``method=``):
 
-* ``"gan"`` — saturating generator loss, L_G = L_D = V;
+* ``"minimax"`` — saturating generator loss (the registry's ``"minimax"``), L_G = L_D = V;
 * ``"nonsaturating"`` — L_G = −f(ψθ) = −log D(G(z));
 * ``"wgan"`` — f(t) = t: V = −ψθ (no Lipschitz constraint, as in the paper's analysis);
 * ``"wgan-gp"`` — WGAN with the penalty (γ/2)(|∇ₓD| − g₀)² = (γ/2)(|ψ| − g₀)² on the critic;
@@ -44,7 +44,7 @@ from torch.func import grad
 from . import _validate as V
 from .errors import TrainingDiverged
 
-METHODS = ("gan", "nonsaturating", "wgan", "wgan-gp", "r1", "instance-noise", "consensus")
+METHODS = ("minimax", "nonsaturating", "wgan", "wgan-gp", "r1", "instance-noise", "consensus")
 
 
 def f_log_sigmoid(t: torch.Tensor) -> torch.Tensor:
@@ -67,7 +67,7 @@ def _hermite(n: int = 40) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(x * math.sqrt(2.0), dtype=torch.float64), torch.tensor(w / math.sqrt(math.pi), dtype=torch.float64)
 
 
-def objectives(theta: torch.Tensor, psi: torch.Tensor, method: str = "gan", gamma: float = 1.0,
+def objectives(theta: torch.Tensor, psi: torch.Tensor, method: str = "minimax", gamma: float = 1.0,
                sigma: float = 0.5, g0: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(L_G, L_D) elementwise for tensors θ, ψ of one shape: the generator minimises L_G, the
     discriminator maximises L_D, eq. (ch7-dirac-value) and its variants (module docstring).
@@ -89,10 +89,10 @@ def objectives(theta: torch.Tensor, psi: torch.Tensor, method: str = "gan", gamm
         return -f(psi * theta), value
     if method == "r1":
         return value, value - 0.5 * gamma * psi ** 2
-    return value, value                                                    # "gan", "consensus"
+    return value, value                                                    # "minimax", "consensus"
 
 
-def vector_field(theta: torch.Tensor | float, psi: torch.Tensor | float, method: str = "gan", gamma: float = 1.0,
+def vector_field(theta: torch.Tensor | float, psi: torch.Tensor | float, method: str = "minimax", gamma: float = 1.0,
                  sigma: float = 0.5, g0: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """v(θ, ψ) = (−∂_θ L_G, ∂_ψ L_D), eq. (ch7-dirac-field), elementwise for θ, ψ of one shape
     (float64). ``"consensus"`` returns v − γ ∇(½‖v‖²), the consensus field of eq. (ch7-dirac-eig-reg).
@@ -109,7 +109,7 @@ def vector_field(theta: torch.Tensor | float, psi: torch.Tensor | float, method:
         raise ValueError(f"theta and psi must have the same shape, got {tuple(theta.shape)} and {tuple(psi.shape)}")
     V.tensor(theta.detach(), "theta")
     V.tensor(psi.detach(), "psi")
-    base = "gan" if method == "consensus" else method
+    base = "minimax" if method == "consensus" else method
     l_g = lambda t, p: objectives(t, p, base, gamma, sigma, g0)[0].sum()
     l_d = lambda t, p: objectives(t, p, base, gamma, sigma, g0)[1].sum()
 
@@ -142,7 +142,7 @@ def _point(point: object) -> torch.Tensor:
     return torch.tensor([V.finite_float(point[0], "point[0]"), V.finite_float(point[1], "point[1]")], dtype=torch.float64)
 
 
-def jacobian(method: str = "gan", point: tuple[float, float] = (0.0, 0.0), **kw: float) -> torch.Tensor:
+def jacobian(method: str = "minimax", point: tuple[float, float] = (0.0, 0.0), **kw: float) -> torch.Tensor:
     """The 2×2 Jacobian ∂v/∂(θ, ψ) of :func:`vector_field` at ``point``, by autograd (float64).
     Rows: (v_θ, v_ψ); columns: (θ, ψ)."""
     x0 = _point(point)
@@ -157,13 +157,13 @@ def jacobian(method: str = "gan", point: tuple[float, float] = (0.0, 0.0), **kw:
     return torch.autograd.functional.jacobian(field, x0)
 
 
-def eigenvalues(method: str = "gan", point: tuple[float, float] = (0.0, 0.0), **kw: float) -> torch.Tensor:
+def eigenvalues(method: str = "minimax", point: tuple[float, float] = (0.0, 0.0), **kw: float) -> torch.Tensor:
     """Eigenvalues (complex, shape (2,)) of the Jacobian of the field at ``point``: the equilibrium is
     locally attracting for small continuous-time steps iff all real parts are < 0."""
     return torch.linalg.eigvals(jacobian(method, point, **kw))
 
 
-def update_eigenvalues(method: str = "gan", h: float = 0.1, alternating: bool = False,
+def update_eigenvalues(method: str = "minimax", h: float = 0.1, alternating: bool = False,
                        point: tuple[float, float] = (0.0, 0.0), **kw: float) -> torch.Tensor:
     """Eigenvalues of the Jacobian of one training *step* with step size h at ``point``:
     simultaneous, F(x) = x + h v(x), Jacobian I + hJ; alternating (θ first, then ψ at the new θ),
@@ -189,7 +189,7 @@ def _step(theta: torch.Tensor, psi: torch.Tensor, method: str, h: float, alterna
     return theta_new, psi + h * vp
 
 
-def trajectory(method: str = "gan", start: tuple[float, float] = (1.0, 1.0), steps: int = 200, h: float = 0.1,
+def trajectory(method: str = "minimax", start: tuple[float, float] = (1.0, 1.0), steps: int = 200, h: float = 0.1,
                alternating: bool = False, **kw: float) -> torch.Tensor:
     """Iterates of simultaneous (θ and ψ from the same point) or alternating (θ first, then ψ)
     gradient steps of size h from ``start``; shape (steps + 1, 2), float64."""
@@ -209,7 +209,7 @@ def trajectory(method: str = "gan", start: tuple[float, float] = (1.0, 1.0), ste
     return torch.stack(out)
 
 
-def field_grid(method: str = "gan", lim: float = 2.0, n: int = 21, **kw: float
+def field_grid(method: str = "minimax", lim: float = 2.0, n: int = 21, **kw: float
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(Θ, Ψ, V_θ, V_ψ) on an n × n grid of [−lim, lim]², for a quiver or stream plot."""
     V.positive_float(lim, "lim")

@@ -8,11 +8,17 @@ One :class:`Trainer` step is ``n_critic`` discriminator updates followed by one 
 
 Batches come from two samplers with the signature ``sample(n, generator) -> tensor``; the trainer
 owns one CPU ``torch.Generator`` so that a run is a function of its seed, on any device, and
-can be checkpointed and resumed exactly. A chapter whose algorithm does not fit this loop
+can be checkpointed and resumed exactly.
+
+The steps never wait for the device: losses stay tensors, and every ``check_every`` steps (and at
+the end of a run, and whenever :attr:`Trainer.history` is read) they are copied to the host in one
+transfer, checked, and appended to the history; a NaN or infinite loss or parameter raises
+:class:`~ganbook.errors.TrainingDiverged` there, naming the first step whose loss was not finite. A chapter whose algorithm does not fit this loop
 writes its own loop in the notebook, in plain sight.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -80,7 +86,7 @@ class Trainer:
                  opt_g: torch.optim.Optimizer | None = None, opt_d: torch.optim.Optimizer | None = None,
                  n_critic: int = 1, d_regularizer: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  d_post_step: Callable[[nn.Module], None] | None = None,
-                 seed: int = 0, device: torch.device | str | None = None, amp: bool = False):
+                 seed: int = 0, device: torch.device | str | None = None, amp: bool = False, check_every: int = 50):
         if not isinstance(G, nn.Module):
             raise TypeError(f"G must be a torch.nn.Module, got {type(G).__name__}")
         if not isinstance(D, nn.Module):
@@ -101,8 +107,16 @@ class Trainer:
             raise ValueError(f"amp=True needs a CUDA device, got {self.device}")
         self.amp = amp
         self.rng = torch.Generator().manual_seed(V.positive_int(seed, "seed", minimum=0))
+        self.check_every = V.positive_int(check_every, "check_every")
         self.steps_done = 0
-        self.history = History()
+        self._history = History()
+        self._pending: list[torch.Tensor] = []        # (2,) tensors [mean d_loss, g_loss] not yet checked
+
+    @property
+    def history(self) -> History:
+        """What the run recorded, up to the last step (pending losses are checked and copied first)."""
+        self._flush()
+        return self._history
 
     # -- one update of each player -------------------------------------------------------------
     def _autocast(self):
@@ -113,54 +127,65 @@ class Trainer:
         V.tensor(x, f"{name}(batch_size, generator)", min_rows=1, finite=False)
         return x.to(self.device)
 
-    def d_step(self) -> float:
-        """One discriminator update; returns its loss (regularizer included)."""
+    def d_step(self) -> torch.Tensor:
+        """One discriminator update; returns its loss (regularizer included) as a 0-dim tensor on the
+        device, detached (reading it with ``float()`` waits for the device)."""
         real = self._batch(self.sample_real, "sample_real")
         z = self._batch(self.sample_z, "sample_z")
         with torch.no_grad():
             fake = self.G(z)
         with self._autocast():
             real_scores, fake_scores = self.D(real).float(), self.D(fake).float()
-            self._check(torch.cat([real_scores.flatten(), fake_scores.flatten()]), "discriminator output")
             loss = self.objective.d_loss(real_scores, fake_scores)
             if self.d_regularizer is not None:
                 loss = loss + self.d_regularizer(self.D, real, fake)
-        self._check(loss, "discriminator loss")
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
         if self.d_post_step is not None:
             self.d_post_step(self.D)
-        return loss.item()
+        return loss.detach()
 
-    def g_step(self) -> float:
-        """One generator update; returns its loss."""
+    def g_step(self) -> torch.Tensor:
+        """One generator update; returns its loss as a 0-dim tensor on the device, detached."""
         z = self._batch(self.sample_z, "sample_z")
         with self._autocast():
             fake_scores = self.D(self.G(z)).float()
-            self._check(fake_scores, "discriminator output on generated samples")
             loss = self.objective.g_loss(fake_scores)
-        self._check(loss, "generator loss")
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
-        return loss.item()
+        return loss.detach()
 
-    def _check(self, values: torch.Tensor, what: str) -> None:
-        if not bool(torch.isfinite(values).all()):
-            raise TrainingDiverged(
-                f"training diverged at step {self.steps_done}: the {what} is not finite. "
-                "Lower the learning rate, change the objective, or add a regularizer.")
-
-    def step(self) -> tuple[float, float]:
-        """n_critic discriminator updates, then one generator update."""
+    def step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """n_critic discriminator updates, then one generator update; returns the last discriminator
+        loss and the generator loss (0-dim tensors: no host sync)."""
         d = [self.d_step() for _ in range(self.n_critic)]
         g = self.g_step()
         self.steps_done += 1
-        self.history.step.append(self.steps_done)
-        self.history.d_loss.append(sum(d) / len(d))
-        self.history.g_loss.append(g)
+        self._pending.append(torch.stack([torch.stack(d).mean(), g]).float())
+        if len(self._pending) >= self.check_every:
+            self._flush()
         return d[-1], g
+
+    def _flush(self) -> None:
+        """Copy the pending losses to the host in one transfer, check them and the parameters, and
+        append them to the history."""
+        if not self._pending:
+            return
+        values = torch.stack(self._pending).tolist()       # [(d, g), ...] for the last len(pending) steps
+        first = self.steps_done - len(values) + 1
+        self._pending = []
+        for i, (d, g) in enumerate(values):
+            if not (math.isfinite(d) and math.isfinite(g)):
+                which = "discriminator" if not math.isfinite(d) else "generator"
+                raise TrainingDiverged(
+                    f"training diverged at step {first + i - 1}: the {which} loss is {d if which[0] == 'd' else g}. "
+                    "Lower the learning rate, change the objective, or add a regularizer.")
+        self._history.step.extend(range(first, self.steps_done + 1))
+        self._history.d_loss.extend(d for d, _ in values)
+        self._history.g_loss.extend(g for _, g in values)
+        self._check_parameters()
 
     # -- a run ---------------------------------------------------------------------------------
     def run(self, steps: int, *, snapshot_every: int = 0, snapshot_z: torch.Tensor | None = None,
@@ -191,8 +216,8 @@ class Trainer:
                 d, g = self.step()
                 if bar is not None:
                     bar.update(1)
-                    if self.steps_done % 50 == 0:
-                        bar.set_postfix(d_loss=f"{d:.3f}", g_loss=f"{g:.3f}")
+                    if self.steps_done % 50 == 0:                   # a host sync, only for a visible bar
+                        bar.set_postfix(d_loss=f"{float(d):.3f}", g_loss=f"{float(g):.3f}")
                 if snapshot_every and self.steps_done % snapshot_every == 0:
                     self._snapshot(snapshot_z)
                 if callback_every and self.steps_done % callback_every == 0:
@@ -200,26 +225,29 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+        self._flush()
         self._check_parameters()
-        return self.history
+        return self._history
 
     def _snapshot(self, z: torch.Tensor) -> None:
-        self.history.snapshots.append(generate(self.G, z).float().cpu())
-        self.history.snapshot_steps.append(self.steps_done)
+        self._history.snapshots.append(generate(self.G, z).float().cpu())
+        self._history.snapshot_steps.append(self.steps_done)
 
     def _record(self, values: dict[str, float]) -> None:
         if not isinstance(values, dict):
             raise TypeError(f"callback must return a dict of numbers, got {type(values).__name__}")
-        self.history.extra_steps.append(self.steps_done)
+        self._history.extra_steps.append(self.steps_done)
         for k, v in values.items():
-            self.history.extras.setdefault(k, []).append(float(v))
+            self._history.extras.setdefault(k, []).append(float(v))
 
     def _check_parameters(self) -> None:
-        for name, net in (("G", self.G), ("D", self.D)):
-            for pname, p in net.named_parameters():
-                if not bool(torch.isfinite(p).all()):
-                    raise TrainingDiverged(f"training diverged: parameter {name}.{pname} holds NaN/inf "
-                                           f"after step {self.steps_done}")
+        named = [(f"{name}.{pname}", p) for name, net in (("G", self.G), ("D", self.D))
+                 for pname, p in net.named_parameters()]
+        finite = torch.stack([torch.isfinite(p).all() for _, p in named]).tolist()   # one transfer
+        for (pname, _), ok in zip(named, finite):
+            if not ok:
+                raise TrainingDiverged(f"training diverged: parameter {pname} holds NaN/inf "
+                                       f"after step {self.steps_done}")
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -227,7 +255,7 @@ class Trainer:
         and history (plain tensors and numbers, loadable with ``weights_only=True``)."""
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "steps_done": self.steps_done,
-                "rng": self.rng.get_state(), "history": self.history.state_dict()}
+                "rng": self.rng.get_state(), "history": self.history.state_dict()}   # history: flushed first
 
     def load_state_dict(self, state: dict) -> None:
         missing = {"G", "D", "opt_g", "opt_d", "steps_done", "rng", "history"} - set(state)
@@ -239,7 +267,8 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.steps_done = int(state["steps_done"])
         self.rng.set_state(state["rng"].cpu())  # a CPU generator's state, wherever it was loaded
-        self.history.load_state_dict(state["history"])
+        self._pending = []
+        self._history.load_state_dict(state["history"])
 
     def save(self, path: str | os.PathLike) -> None:
         torch.save(self.state_dict(), path)

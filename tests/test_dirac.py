@@ -32,7 +32,7 @@ def _close(ev: torch.Tensor, expected: list[complex], tol: float = 1e-9) -> None
 def test_gan_field_matches_hand_derivation():
     g = torch.Generator().manual_seed(0)
     th, ps = torch.randn(50, generator=g, dtype=torch.float64), torch.randn(50, generator=g, dtype=torch.float64)
-    vt, vp = dirac.vector_field(th, ps, "gan")
+    vt, vp = dirac.vector_field(th, ps, "minimax")
     s = torch.sigmoid(ps * th)
     assert torch.allclose(vt, ps * s, atol=1e-12)
     assert torch.allclose(vp, -th * s, atol=1e-12)
@@ -50,7 +50,7 @@ def test_nonsaturating_field_shrinks_radius_in_continuous_time():
 
 
 @pytest.mark.parametrize("method,expected", [
-    ("gan", [complex(0, A), complex(0, -A)]),
+    ("minimax", [complex(0, A), complex(0, -A)]),
     ("nonsaturating", [complex(0, A), complex(0, -A)]),
     ("wgan", [1j, -1j]),
 ])
@@ -84,10 +84,10 @@ def test_wgan_gp_has_no_jacobian_at_equilibrium():
 @pytest.mark.parametrize("h", [0.05, 0.3, 1.0])
 def test_simultaneous_steps_expand_alternating_steps_preserve_area(h):
     # simultaneous: eigenvalues 1 ± iha, modulus √(1 + h²a²) > 1
-    sim = dirac.update_eigenvalues("gan", h=h)
+    sim = dirac.update_eigenvalues("minimax", h=h)
     _close(sim, [complex(1, h * A), complex(1, -h * A)])
     # alternating: Jacobian [[1, ha], [−ha, 1 − h²a²]], det 1, trace 2 − h²a²; |λ| = 1 for ha < 2
-    alt = dirac.update_eigenvalues("gan", h=h, alternating=True)
+    alt = dirac.update_eigenvalues("minimax", h=h, alternating=True)
     tr = 2 - (h * A) ** 2
     lam = (tr + cmath.sqrt(tr**2 - 4)) / 2
     _close(alt, [lam, lam.conjugate()])
@@ -96,7 +96,7 @@ def test_simultaneous_steps_expand_alternating_steps_preserve_area(h):
 
 def test_trajectories():
     # simultaneous steps of the saturating GAN: ‖x + hv‖² = ‖x‖² + h²‖v‖² (v ⟂ x): strictly growing
-    sim = dirac.trajectory("gan", start=(1.0, 0.5), steps=300, h=0.2)
+    sim = dirac.trajectory("minimax", start=(1.0, 0.5), steps=300, h=0.2)
     r = sim.norm(dim=1)
     assert bool((r[1:] > r[:-1]).all())
     # R1 with γ = 1 (double eigenvalue −1/2): converges to the equilibrium
@@ -111,9 +111,9 @@ def test_validation():
     with pytest.raises(ValueError, match="same shape"):
         dirac.vector_field(torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match="h"):
-        dirac.trajectory("gan", h=-1.0)
+        dirac.trajectory("minimax", h=-1.0)
     with pytest.raises(ValueError, match="point"):
-        dirac.jacobian("gan", point=(0.0,))
+        dirac.jacobian("minimax", point=(0.0,))
     with pytest.raises(ValueError, match="sigma"):
         dirac.vector_field(0.0, 0.0, "instance-noise", sigma=0.0)
 

@@ -184,10 +184,7 @@ def test_registry_and_errors():
         obj.d_loss([1.0], torch.zeros(2))
     with pytest.raises(ValueError, match="fake_scores must have 1 dimension"):
         obj.d_loss(torch.zeros(3), torch.zeros(3, 1))
-    with pytest.raises(ValueError, match="fake_scores contains NaN"):
-        obj.g_loss(torch.tensor([0.0, float("nan")]))
-    with pytest.raises(ValueError, match="real_scores contains NaN"):
-        objectives.get("lsgan").d_loss(torch.tensor([float("nan")]), torch.zeros(1))
+    assert torch.isnan(obj.g_loss(torch.tensor([0.0, float("nan")])))      # values are the loop's check
 
 
 # -- the exercise checks accept right answers and reject typical wrong ones --------------------

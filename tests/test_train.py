@@ -1,4 +1,6 @@
 """The shared training loop: determinism, checkpoint/resume, n_critic, divergence, bad input."""
+import math
+
 import pytest
 import torch
 
@@ -117,3 +119,27 @@ def test_bad_run_arguments():
         train.Trainer("G", t.D, "minimax", data.ring().sample, data.latent(2))
     with pytest.raises(ValueError, match="not a Trainer checkpoint"):
         t.load_state_dict({"G": {}})
+
+
+def test_losses_reach_the_history_in_batches_and_divergence_names_its_step():
+    """Losses stay on the device between checks; the history (read at any time) holds every step, and
+    a loss that turns non-finite mid-run is reported with its own step, at the next check."""
+    t = _trainer()
+    t.check_every = 7
+    for _ in range(10):
+        d, g = t.step()
+        assert isinstance(d, torch.Tensor) and d.dim() == 0
+    assert t.history.step == list(range(1, 11)) and len(t.history.d_loss) == len(t.history.g_loss) == 10
+    assert all(math.isfinite(v) for v in t.history.d_loss + t.history.g_loss)
+
+    ganbook.seed(0)
+    G, D = nets.mlp(2, 2, (8,)), nets.mlp(2, 1, (8,), squeeze=True)
+    calls = {"n": 0}
+
+    def real(n, g):                      # finite for 12 batches, then infinite
+        calls["n"] += 1
+        return torch.full((n, 2), float("inf")) if calls["n"] > 12 else torch.randn(n, 2, generator=g)
+
+    t = train.Trainer(G, D, "nonsaturating", real, data.latent(2), batch_size=8, check_every=50)
+    with pytest.raises(train.TrainingDiverged, match="diverged at step 12: the discriminator loss"):
+        t.run(30, progress=False)

@@ -25,10 +25,7 @@ from .. import _validate as V
 
 
 def _energies(x: object, name: str) -> torch.Tensor:
-    V.tensor(x, name, ndim=1, min_rows=1, finite=False)
-    if bool(torch.isnan(x).any()):
-        raise ValueError(f"{name} contains NaN")
-    return x
+    return V.scores(x, name)
 
 
 # -- EBGAN --------------------------------------------------------------------------------------

@@ -29,10 +29,7 @@ GENERATOR_LOSSES = ("saddle", "activation")
 
 
 def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
-    V.tensor(x, name, ndim=1, min_rows=1, finite=False)
-    if bool(torch.isnan(x).any()):
-        raise ValueError(f"{name} contains NaN")
-    return x
+    return V.scores(x, name)
 
 
 def fgan_d_loss(d: FDivergence, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:

@@ -50,10 +50,7 @@ from .registry import Objective, hold, register
 
 
 def _scores(x: object, name: str) -> torch.Tensor:
-    V.tensor(x, name, ndim=1, min_rows=1, finite=False)
-    if bool(torch.isnan(x).any()):
-        raise ValueError(f"{name} contains NaN")
-    return x
+    return V.scores(x, name)
 
 
 def _features(x: object, name: str, min_rows: int = 1) -> torch.Tensor:
