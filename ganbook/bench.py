@@ -474,7 +474,7 @@ def critic_logits(run: Run, i: int, x: torch.Tensor) -> torch.Tensor:
 def rejection_draw(run: Run, i: int, n: int, generator: torch.Generator, chunk: int = 10_000,
                    max_proposals: int = 2_000_000) -> tuple[torch.Tensor, torch.Tensor]:
     """Discriminator rejection sampling, eq. (ch8-drs), for seed i with the unpacked discriminator
-    (:func:`ganbook.collapse.rejection_sample`), until at least n proposals are kept. Proposals come
+    (:func:`ganbook.collapse.rejection_mask`), until at least n proposals are kept. Proposals come
     in chunks of ``chunk``; M is the largest logit seen so far (the first chunk is the paper's
     burn-in estimate, and M grows when a later chunk holds a larger logit, as in Azadi et al.).
     Returns every proposal drawn, in data units, shape (P, 2), and which were kept, shape (P,) bool:
@@ -492,10 +492,8 @@ def rejection_draw(run: Run, i: int, n: int, generator: torch.Generator, chunk: 
         if not bool(torch.isfinite(logits).all()):
             raise TrainingDiverged(f"seed {i}: the discriminator's logits are NaN/inf")
         M = max(M, float(logits.max()))
-        rows = torch.arange(chunk, dtype=torch.float64)[:, None]             # the row numbers, as "samples"
-        kept_rows, _ = C.rejection_sample(rows, logits, generator, log_bound=M)
-        mask = torch.zeros(chunk, dtype=torch.bool)
-        mask[kept_rows[:, 0].long()] = True
+        mask, _ = C.rejection_mask(logits, generator, log_bound=M)
+        mask = mask.cpu()
         proposals.append(x)
         keep.append(mask)
         drawn, n_kept = drawn + chunk, n_kept + int(mask.sum())

@@ -370,6 +370,22 @@ def annealed_sigma(step: int, total: int, sigma0: float) -> float:
 # -- discriminator rejection sampling --------------------------------------------------------------
 
 
+def rejection_mask(logits: torch.Tensor, generator: torch.Generator | None = None,
+                   log_bound: float | None = None) -> tuple[torch.Tensor, float]:
+    """Which proposals discriminator rejection sampling keeps, eq. (ch8-drs): proposal i with
+    probability exp(ℓ_i − M), M = ``log_bound`` ≥ max ℓ (default: the largest logit). Returns the
+    boolean mask, shape (n,), and M. logits: (n,)."""
+    V.tensor(logits, "logits", ndim=1)
+    V.generator(generator)
+    M = float(logits.max()) if log_bound is None else float(log_bound)
+    if log_bound is not None and M < float(logits.max()):
+        raise ValueError(f"log_bound={log_bound} is below the largest logit {float(logits.max()):.4g}: "
+                         "the acceptance probability exp(logit - log_bound) would exceed 1")
+    where = generator.device if generator is not None else logits.device
+    u = torch.rand(logits.shape, generator=generator, device=where).to(logits.device)
+    return u < torch.exp(logits - M), M                                     # P(keep x_i) = exp(ℓ_i − M)
+
+
 def rejection_sample(x: torch.Tensor, logits: torch.Tensor, generator: torch.Generator | None = None,
                      log_bound: float | None = None) -> tuple[torch.Tensor, float]:
     """Discriminator rejection sampling (Azadi et al., 2019), eq. (ch8-drs): keep proposal x_i ~ p_g
@@ -387,14 +403,7 @@ def rejection_sample(x: torch.Tensor, logits: torch.Tensor, generator: torch.Gen
     V.tensor(logits, "logits", ndim=1)
     if logits.shape[0] != x.shape[0]:
         raise ValueError(f"logits must have one entry per row of x ({x.shape[0]}), got shape {tuple(logits.shape)}")
-    V.generator(generator)
-    M = float(logits.max()) if log_bound is None else float(log_bound)
-    if log_bound is not None and M < float(logits.max()):
-        raise ValueError(f"log_bound={log_bound} is below the largest logit {float(logits.max()):.4g}: "
-                         "the acceptance probability exp(logit - log_bound) would exceed 1")
-    where = generator.device if generator is not None else logits.device
-    u = torch.rand(logits.shape, generator=generator, device=where).to(logits.device)
-    keep = u < torch.exp(logits - M)                                        # P(keep x_i) = exp(ℓ_i − M)
+    keep, M = rejection_mask(logits, generator, log_bound)
     return x[keep], M
 
 
@@ -402,4 +411,4 @@ __all__ = ["feature_matching_loss", "FeatureDiscriminator", "minibatch_similarit
            "MinibatchDiscrimination", "MinibatchDiscriminator",
            "one_sided_smoothing_d_loss", "smoothed_d_loss", "one_sided_smoothing", "unrolled_parameters",
            "unrolled_g_loss", "mrgan_regularizers", "veegan_d_loss", "veegan_g_loss", "madgan_losses",
-           "pack", "Packed", "instance_noise", "annealed_sigma", "rejection_sample"]
+           "pack", "Packed", "instance_noise", "annealed_sigma", "rejection_mask", "rejection_sample"]

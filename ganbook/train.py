@@ -225,8 +225,7 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-        self._flush()
-        self._check_parameters()
+        self._flush()                                   # checks the losses and the parameters
         return self._history
 
     def _snapshot(self, z: torch.Tensor) -> None:
