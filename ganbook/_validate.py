@@ -37,6 +37,16 @@ def scores(x: object, name: str) -> torch.Tensor:
     return tensor(x, name, ndim=1, min_rows=1, finite=False)
 
 
+def batched_scores(x: object, name: str) -> torch.Tensor:
+    """The input of a loss that is a mean over all its entries (the GAN losses): scores of shape (n,)
+    or with leading axes, e.g. (S, n) for S seeds trained side by side, whose sum over seeds is S times
+    the mean. Shape and dtype only, like :func:`scores`."""
+    x = tensor(x, name, min_rows=1, finite=False)
+    if x.dim() == 0 or x.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty batch of scores, got shape {tuple(x.shape)}")
+    return x
+
+
 def same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     if a.device != b.device:
         raise ValueError(f"{name_a} is on {a.device} but {name_b} is on {b.device}; move both to one device")

@@ -1,13 +1,16 @@
-"""Networks for the book: an MLP builder and small DCGAN pairs sized to the data.
+"""Networks for the book: an MLP builder, one batched MLP (many independent copies in one pass) and
+small DCGAN pairs sized to the data.
 
 Generators map z of shape (n, z_dim) to samples; discriminators map samples to one real-valued
 score per sample, shape (n,) — a logit, never a probability, so that losses can use ``softplus``.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
@@ -66,6 +69,134 @@ def mlp(in_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128), activatio
     if squeeze:
         layers.append(Squeeze())
     return nn.Sequential(*layers)
+
+
+_FUNCTIONAL = {"relu": F.relu, "leaky_relu": lambda h: F.leaky_relu(h, 0.2), "tanh": torch.tanh, "elu": F.elu}
+
+
+class BatchedMLP(nn.Module):
+    """``members`` independent MLPs in_dim → hidden… → out_dim evaluated as one network: layer i holds
+    weights of shape (members, a, b) and biases (members, 1, b), applied with one ``torch.baddbmm``.
+
+    On a CPU a tiny network spends its time in per-operation overhead, so S networks trained side by
+    side (S seeds of the benchmark, E settings of a table, K divergences of chapter 3) cost little
+    more than one. Nothing couples the members: each sample meets only its own member's weights, so a
+    loss that sums the members' losses gives each member its own gradient, and per-sample penalties
+    (gradient penalty, R1) work unchanged. Two input layouts:
+
+    * stacked: x of shape (members, n, in_dim) → (members, n, out_dim);
+    * rows: x of shape (members · n, in_dim), rows s·n … (s+1)·n − 1 for member s → (members · n, out_dim).
+
+    ``squeeze=True`` (out_dim = 1) drops the last axis: scores (members, n) or (members · n,).
+
+    Initialisation, layer by layer, like ``nn.Linear`` (weights and biases uniform in ±1/√fan_in):
+    from the global torch stream (``members=E``), or member s from its own ``generators[s]``, so that a
+    seed's networks do not depend on which other seeds train beside it. :meth:`from_nets` stacks
+    existing ``nn.Sequential`` MLPs instead.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: Sequence[int] = (64, 64), *, members: int | None = None,
+                 generators: Sequence[torch.Generator] | None = None, activation: str = "relu", squeeze: bool = False):
+        super().__init__()
+        if (members is None) == (generators is None):
+            raise ValueError("give exactly one of members (an int) and generators (one torch.Generator per member)")
+        if generators is not None:
+            generators = list(generators)
+            if not generators or not all(isinstance(g, torch.Generator) for g in generators):
+                raise TypeError("generators must be a non-empty list of torch.Generator")
+        self.members = len(generators) if generators is not None else V.positive_int(members, "members")
+        self.in_dim, self.out_dim = V.positive_int(in_dim, "in_dim"), V.positive_int(out_dim, "out_dim")
+        if activation not in _FUNCTIONAL:
+            raise ValueError(f"activation={activation!r} is not one of {sorted(_FUNCTIONAL)}")
+        if squeeze and out_dim != 1:
+            raise ValueError(f"squeeze=True needs out_dim=1, got out_dim={out_dim}")
+        self.activation, self.squeeze = activation, squeeze
+        self.sizes = [in_dim, *[V.positive_int(h, f"hidden[{i}]") for i, h in enumerate(hidden)], out_dim]
+        self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
+        for a, b in zip(self.sizes[:-1], self.sizes[1:]):
+            bound = 1.0 / math.sqrt(a)
+            if generators is None:
+                w = torch.empty(self.members, a, b).uniform_(-bound, bound)
+                c = torch.empty(self.members, 1, b).uniform_(-bound, bound)
+            else:
+                w = torch.stack([(torch.rand(a, b, generator=g) * 2 - 1) * bound for g in generators])
+                c = torch.stack([(torch.rand(1, b, generator=g) * 2 - 1) * bound for g in generators])
+            self.weights.append(nn.Parameter(w))                             # (members, a, b)
+            self.biases.append(nn.Parameter(c))                              # (members, 1, b)
+
+    @classmethod
+    def from_nets(cls, nets: Sequence[nn.Sequential], squeeze: bool = False) -> "BatchedMLP":
+        """Stack MLPs of one shape (from :func:`mlp`: Linear layers with one activation between them)
+        into one BatchedMLP whose member k starts from the weights of ``nets[k]``."""
+        if not nets:
+            raise ValueError("nets must be a non-empty list of nn.Sequential MLPs")
+        linear = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+        kinds = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.ELU: "elu"}
+        acts = [m for m in nets[0] if not isinstance(m, (nn.Linear, Squeeze))]
+        if acts and isinstance(acts[0], nn.LeakyReLU) and acts[0].negative_slope == 0.2:
+            activation = "leaky_relu"
+        elif acts and type(acts[0]) in kinds:
+            activation = kinds[type(acts[0])]
+        elif acts:
+            raise ValueError(f"nets[0] uses {type(acts[0]).__name__}; BatchedMLP supports {sorted(_FUNCTIONAL)}")
+        else:
+            activation = "relu"                                              # one layer: no activation
+        shapes = [[tuple(m.weight.shape) for m in layers] for layers in linear]
+        if any(sh != shapes[0] for sh in shapes) or not shapes[0]:
+            raise ValueError(f"nets must be MLPs of one shape, got layer shapes {shapes}")
+        sizes = [shapes[0][0][1]] + [out for out, _ in shapes[0]]
+        net = cls(sizes[0], sizes[-1], sizes[1:-1], members=len(nets), activation=activation, squeeze=squeeze)
+        with torch.no_grad():
+            for i in range(len(sizes) - 1):
+                net.weights[i].copy_(torch.stack([layers[i].weight.T for layers in linear]))
+                net.biases[i].copy_(torch.stack([layers[i].bias[None] for layers in linear]))
+        return net
+
+    def _stacked(self, x: torch.Tensor) -> torch.Tensor:
+        """Any input as (members, n, in_dim); checks only shapes (free)."""
+        if x.dim() == 3 and x.shape[0] == self.members and x.shape[2] == self.in_dim:
+            return x
+        if x.dim() == 2 and x.shape[1] == self.in_dim and x.shape[0] % self.members == 0:
+            return x.reshape(self.members, x.shape[0] // self.members, self.in_dim)
+        raise ValueError(f"x must have shape ({self.members}, n, {self.in_dim}) or ({self.members}·n, {self.in_dim}), "
+                         f"got {tuple(x.shape)}")
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer, stacked: (members, n, hidden[-1])."""
+        h, act = self._stacked(x), _FUNCTIONAL[self.activation]
+        for i in range(len(self.weights) - 1):       # indexing, not slicing: functional_call swaps entries
+            h = act(torch.baddbmm(self.biases[i], h, self.weights[i]))     # (members, n, width)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = len(self.weights) - 1
+        out = torch.baddbmm(self.biases[last], self.features(x), self.weights[last])   # (members, n, out_dim)
+        if x.dim() == 2:
+            out = out.reshape(x.shape[0], self.out_dim)                     # (members·n, out_dim)
+        return out.squeeze(-1) if self.squeeze else out
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:
+        """View rows (members · n, …) as (members, n, …)."""
+        if x.shape[0] % self.members:
+            raise ValueError(f"the batch has {x.shape[0]} rows, not a multiple of members = {self.members}")
+        return x.reshape(self.members, x.shape[0] // self.members, *x.shape[1:])
+
+    def member(self, e: int) -> nn.Sequential:
+        """A standalone ``nn.Sequential`` copy of member ``e`` (for plots and single-network tools)."""
+        if not 0 <= e < self.members:
+            raise ValueError(f"e must lie in [0, {self.members}), got {e}")
+        layers: list[nn.Module] = []
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            lin = nn.Linear(w.shape[1], w.shape[2]).to(w.device, w.dtype)
+            with torch.no_grad():
+                lin.weight.copy_(w[e].T)
+                lin.bias.copy_(b[e, 0])
+            layers.append(lin)
+            if i < len(self.weights) - 1:
+                layers.append(_activation(self.activation, "activation"))
+        if self.squeeze:
+            layers.append(Squeeze())
+        return nn.Sequential(*layers)
 
 
 class DCGANGenerator8(nn.Module):

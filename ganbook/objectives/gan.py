@@ -13,7 +13,7 @@ from .registry import Objective, get, register
 
 
 def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
-    return V.scores(x, name)
+    return V.batched_scores(x, name)          # (n,), or (S, n) for S seeds: the losses are means
 
 
 def value_function(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
