@@ -98,6 +98,15 @@ def kl_discrete(p: torch.Tensor, q: torch.Tensor) -> float:
     return float((p[nz] * torch.log(p[nz] / q[nz])).sum())
 
 
+def js_discrete(p: torch.Tensor, q: torch.Tensor) -> float:
+    """JS(p‖q) = ½ KL(p‖m) + ½ KL(q‖m), m = (p + q)/2, eq. (ch2-js), between probability vectors, in
+    nats: finite (at most log 2) even where the supports are disjoint."""
+    for t, name in ((p, "p"), (q, "q")):
+        V.tensor(t, name, ndim=1, min_rows=1)
+    m = (p + q) / 2
+    return 0.5 * kl_discrete(p, m) + 0.5 * kl_discrete(q, m)
+
+
 # ----------------------------------------------------------------------------------------------
 # f-divergences (chapter 3)
 #
