@@ -127,7 +127,8 @@ class BatchedMLP(nn.Module):
     @classmethod
     def from_nets(cls, nets: Sequence[nn.Sequential], squeeze: bool = False) -> "BatchedMLP":
         """Stack MLPs of one shape (from :func:`mlp`: Linear layers with one activation between them)
-        into one BatchedMLP whose member k starts from the weights of ``nets[k]``."""
+        into one BatchedMLP whose member k starts from the weights of ``nets[k]``. It draws nothing from
+        the global random stream, so the networks created after it do not depend on it."""
         if not nets:
             raise ValueError("nets must be a non-empty list of nn.Sequential MLPs")
         linear = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
@@ -145,7 +146,10 @@ class BatchedMLP(nn.Module):
         if any(sh != shapes[0] for sh in shapes) or not shapes[0]:
             raise ValueError(f"nets must be MLPs of one shape, got layer shapes {shapes}")
         sizes = [shapes[0][0][1]] + [out for out, _ in shapes[0]]
-        net = cls(sizes[0], sizes[-1], sizes[1:-1], members=len(nets), activation=activation, squeeze=squeeze)
+        with torch.random.fork_rng(devices=[]):     # its weights are copied below: the global stream is left as it was
+            net = cls(sizes[0], sizes[-1], sizes[1:-1], members=len(nets), activation=activation, squeeze=squeeze)
+        first = linear[0][0].weight
+        net = net.to(first.device, first.dtype)                             # the stacked nets' dtype and device
         with torch.no_grad():
             for i in range(len(sizes) - 1):
                 net.weights[i].copy_(torch.stack([layers[i].weight.T for layers in linear]))

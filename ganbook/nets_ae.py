@@ -11,13 +11,10 @@ encoder's code (EBGAN's pulling-away term, MMD-GAN's kernel) and the reconstruct
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 from torch import nn
 
 from . import _validate as V
-from .nets import mlp
 
 ENERGIES = ("mse", "l1")
 
@@ -67,18 +64,6 @@ class _Unflatten8(nn.Module):
         return h.view(h.shape[0], self.channels, 2, 2)
 
 
-def mlp_autoencoder(dim: int, code_dim: int = 8, hidden: Sequence[int] = (64, 64), energy: str = "mse",
-                    activation: str = "relu") -> AutoencoderDiscriminator:
-    """An MLP autoencoder discriminator for points in ℝ^dim (the 2D toys): dim → hidden → code →
-    reversed hidden → dim."""
-    V.positive_int(dim, "dim")
-    V.positive_int(code_dim, "code_dim")
-    hidden = list(hidden)
-    enc = mlp(dim, code_dim, hidden, activation=activation)
-    dec = mlp(code_dim, dim, hidden[::-1], activation=activation)
-    return AutoencoderDiscriminator(enc, dec, energy)
-
-
 def conv_autoencoder8(code_dim: int = 32, width: int = 32, channels: int = 1,
                       energy: str = "mse") -> AutoencoderDiscriminator:
     """A convolutional autoencoder discriminator for 8×8 images in [−1, 1] (the shipped digits):
@@ -101,4 +86,4 @@ def conv_autoencoder8(code_dim: int = 32, width: int = 32, channels: int = 1,
     return AutoencoderDiscriminator(enc, dec, energy)
 
 
-__all__ = ["AutoencoderDiscriminator", "mlp_autoencoder", "conv_autoencoder8", "ENERGIES"]
+__all__ = ["AutoencoderDiscriminator", "conv_autoencoder8", "ENERGIES"]

@@ -3,12 +3,14 @@
 One :class:`Trainer` step is ``n_critic`` discriminator updates followed by one generator update:
 
 * discriminator: minimise ``objective.d_loss(D(x), D(G(z)))`` (+ an optional regularizer
-  ``d_regularizer(D, real, fake)``), with G's output detached;
+  ``d_regularizer(D, real, fake, generator=...)``, a penalty of :mod:`ganbook.objectives.penalties`),
+  with G's output detached;
 * generator: minimise ``objective.g_loss(D(G(z)))``.
 
 Batches come from two samplers with the signature ``sample(n, generator) -> tensor``; the trainer
-owns one CPU ``torch.Generator`` so that a run is a function of its seed, on any device, and
-can be checkpointed and resumed exactly.
+owns one CPU ``torch.Generator`` and hands it to the samplers and to the regularizer (the noise of a
+gradient penalty or of DRAGAN), so that a run is a function of its seed, on any device, whatever
+else draws from torch's global stream, and can be checkpointed and resumed exactly.
 
 The steps never wait for the device: losses stay tensors, and every ``check_every`` steps (and at
 the end of a run, and whenever :attr:`Trainer.history` is read) they are copied to the host in one
@@ -32,6 +34,7 @@ from .errors import TrainingDiverged
 from .objectives import Objective, get as get_objective
 
 Sampler = Callable[[int, torch.Generator], torch.Tensor]
+Regularizer = Callable[..., torch.Tensor]   # (D, real, fake, *, generator) -> penalty, a 0-dim tensor
 
 
 @dataclass
@@ -79,12 +82,16 @@ def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 class Trainer:
-    """Alternating GAN updates with history, snapshots, NaN checks and checkpoint/resume."""
+    """Alternating GAN updates with history, snapshots, NaN checks and checkpoint/resume.
+
+    ``d_regularizer`` is called as ``d_regularizer(D, real, fake, generator=self.rng)`` on the
+    samples of each critic step (e.g. ``functools.partial(penalties.gradient_penalty, weight=10.0)``);
+    any noise it draws must come from ``generator``, the run's own stream."""
 
     def __init__(self, G: nn.Module, D: nn.Module, objective: str | Objective,
                  sample_real: Sampler, sample_z: Sampler, *, batch_size: int = 128,
                  opt_g: torch.optim.Optimizer | None = None, opt_d: torch.optim.Optimizer | None = None,
-                 n_critic: int = 1, d_regularizer: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                 n_critic: int = 1, d_regularizer: Regularizer | None = None,
                  d_post_step: Callable[[nn.Module], None] | None = None,
                  seed: int = 0, device: torch.device | str | None = None, amp: bool = False, check_every: int = 50):
         if not isinstance(G, nn.Module):
@@ -94,6 +101,11 @@ class Trainer:
         for name, fn in (("sample_real", sample_real), ("sample_z", sample_z)):
             if not callable(fn):
                 raise TypeError(f"{name} must be a callable sample(n, generator) -> tensor")
+        if d_regularizer is not None and not callable(d_regularizer):
+            raise TypeError("d_regularizer must be a callable (D, real, fake, *, generator) -> penalty, "
+                            f"got {type(d_regularizer).__name__}")
+        if d_post_step is not None and not callable(d_post_step):
+            raise TypeError(f"d_post_step must be a callable D -> None, got {type(d_post_step).__name__}")
         self.device = V.device_arg(device) if device is not None else next(G.parameters()).device
         self.G, self.D = G.to(self.device), D.to(self.device)
         self.objective = get_objective(objective)
@@ -138,7 +150,7 @@ class Trainer:
             real_scores, fake_scores = self.D(real).float(), self.D(fake).float()
             loss = self.objective.d_loss(real_scores, fake_scores)
             if self.d_regularizer is not None:
-                loss = loss + self.d_regularizer(self.D, real, fake)
+                loss = loss + self.d_regularizer(self.D, real, fake, generator=self.rng)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()

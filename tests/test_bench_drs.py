@@ -10,12 +10,13 @@ import torch
 
 from ganbook import bench
 from ganbook import collapse as C
+from ganbook.bench.__main__ import main
 from ganbook.metrics.modes import mode_stats
 
 
 @pytest.fixture(scope="module")
 def run() -> bench.Run:
-    return bench.train("pacgan8-dual-drs", "ring", seeds=[0, 1], steps=20).run
+    return bench.train_method("pacgan8-dual-drs", "ring", seeds=[0, 1], steps=20).run
 
 
 def _old_rejection_samples(run: bench.Run, i: int, n: int, generator: torch.Generator, chunk: int) -> torch.Tensor:
@@ -57,8 +58,8 @@ def test_rejection_draw_bookkeeping_with_a_known_critic(run):
     scale = run.scale
 
     class HalfPlane(torch.nn.Module):
-        def forward(self, x):                              # (S, n, 2) standardised → (S, n, 1)
-            return torch.where(x[..., :1] * scale > 0, 0.0, -1e4)
+        def forward(self, x):                              # (S, n, 2) standardised → (S, n)
+            return torch.where(x[..., 0] * scale[..., 0] > 0, 0.0, -1e4)
 
     saved = run.nets["D1"]
     run.nets["D1"] = HalfPlane()
@@ -75,7 +76,7 @@ def test_paired_evaluation_matches_the_rows_it_pairs():
     """paired_evaluation reproduces, seed by seed, what evaluate gives the -ema row (the average) and
     the plain row (the last iterate), and what rejection_samples gives the -drs row, on the same
     stream; and the subset relations hold: kept ⊂ proposals, first n ⊂ proposals used."""
-    r = bench.train("pacgan8-dual-ema", "ring", seeds=[3, 4], steps=20)
+    r = bench.train_method("pacgan8-dual-ema", "ring", seeds=[3, 4], steps=20)
     run, target, n = r.run, bench.DATASETS["ring"](), 400
     rows = bench.paired_evaluation(run, "ring", n=n)
     assert run.G_ema is not None and len(rows) == 2
@@ -99,11 +100,11 @@ def test_paired_command_writes_what_paired_evaluation_computes(tmp_path):
     """`python -m ganbook.bench paired` (which wrote the shipped per-seed file) is the train +
     paired_evaluation computation, and its CSV reads back through the shipped file's loader."""
     out = tmp_path / "paired.csv"
-    assert bench.main(["paired", "--method", "pacgan8-dual-ema", "--label", "x", "--seeds", "2", "--seed-start", "3",
+    assert main(["paired", "--method", "pacgan8-dual-ema", "--label", "x", "--seeds", "2", "--seed-start", "3",
                        "--steps", "15", "--data", "ring", "--out", str(out)]) == 0
     lines = [ln for ln in out.read_text().splitlines() if not ln.startswith("#")]
     rows = [dict(zip(lines[0].split(","), ln.split(","))) for ln in lines[1:]]
-    ref = bench.paired_evaluation(bench.train("pacgan8-dual-ema", "ring", [3, 4], 15).run, "ring")
+    ref = bench.paired_evaluation(bench.train_method("pacgan8-dual-ema", "ring", [3, 4], 15).run, "ring")
     assert [r["seed"] for r in rows] == ["3", "4"] and all(r["method"] == "x" for r in rows)
     for got, want in zip(rows, ref):
         assert float(got["hq"]) == pytest.approx(want["hq"], abs=0.005)

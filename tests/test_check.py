@@ -27,6 +27,18 @@ def test_discriminator_loss_check():
         check.discriminator_loss(lambda r, f: bce(r, torch.zeros_like(r)) + bce(f, torch.ones_like(f)))
 
 
+def test_checks_call_the_function_positionally():
+    """A learner's own argument names do not matter."""
+    def my_d_loss(r_logits, f_logits):
+        return F.softplus(-r_logits).mean() + F.softplus(f_logits).mean()
+
+    check.discriminator_loss(my_d_loss)
+    check.nonsaturating_g_loss(lambda logits_of_fakes: F.softplus(-logits_of_fakes).mean())
+    check.fgan_d_loss("kl", lambda a, b: torch.exp(b - 1).mean() - a.mean())
+    with pytest.raises(check.CheckFailed, match="on input real = tensor"):
+        check.discriminator_loss(lambda r, f: F.softplus(r).mean() + F.softplus(-f).mean())
+
+
 def test_gaussian_mle_check():
     check.gaussian_mle(lambda x: (x.mean(), x.std(unbiased=False)))
     with pytest.raises(check.CheckFailed, match="unbiased"):

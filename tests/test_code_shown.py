@@ -8,12 +8,14 @@ import torch.nn.functional as F
 
 from ganbook import bench
 from ganbook import collapse as C
+from ganbook.nets import BatchedMLP
 from ganbook.objectives import Objective
 
 
 def _old_batched_mbd_features(f: torch.Tensor, T_flat: torch.Tensor, B: int, Cdim: int, group: int = 64) -> torch.Tensor:
-    """The minibatch features as ``bench._BatchedMBD`` computed them before it called the chapter's
-    layer (T of shape (S, A, B·C), a bmm, groups of 64): the recorded benchmark rows came from this."""
+    """The minibatch features as the benchmark's discriminator (``bench.BatchedMinibatchDiscriminator``)
+    computed them before it called the chapter's layer (T of shape (S, A, B·C), a bmm, groups of 64):
+    the recorded benchmark rows came from this."""
     S, n = f.shape[:2]
     g = group if n % group == 0 else n
     M = torch.bmm(f, T_flat).reshape(S, n // g, g, B, Cdim)
@@ -92,7 +94,7 @@ def test_benchmark_unrolled_step_is_the_chapter_loss_and_per_seed():
     bit for bit the former inline computation, and for each seed the gradient of the plain
     non-saturating unrolled loss of that seed alone."""
     run = bench.build("unrolled", "ring", [0, 1])
-    S, lr = run.S, run.settings.unroll_lr
+    S, lr = run.S, run.knobs.unroll_lr
     real = [run.real() for _ in range(3)]
     fake = run.G(run.z())
     summed = Objective("summed", lambda r, f: S * (F.softplus(-r).mean() + F.softplus(f).mean()),
@@ -103,18 +105,18 @@ def test_benchmark_unrolled_step_is_the_chapter_loss_and_per_seed():
         loss.backward(retain_graph=True)
         return [p.grad.clone() for p in run.G.parameters()]
 
-    new = grads(C.unrolled_g_loss(run.D, fake, real, lr, summed))
-    params = C.unrolled_parameters(run.D, real, fake, lr, summed.d_loss)        # the former inline code
+    new = grads(C.unrolled_g_loss(run.D, real, fake, lr=lr, objective=summed))
+    params = C.unrolled_parameters(run.D, real, fake, lr=lr, d_loss=summed.d_loss)   # the former inline code
     old = grads(S * F.softplus(-torch.func.functional_call(run.D, params, (fake,))).mean())
     assert all(torch.equal(a, b) for a, b in zip(new, old))
     fake_b = fake.detach().requires_grad_(True)
-    C.unrolled_g_loss(run.D, fake_b, real, lr, summed).backward()
+    C.unrolled_g_loss(run.D, real, fake_b, lr=lr, objective=summed).backward()
     for s in range(S):                                                          # seed s alone
-        D1 = OneSeed(bench.BatchedMLP(run.D.sizes, [torch.Generator()], "leaky_relu"))
+        D1 = OneSeed(BatchedMLP(2, 1, run.D.sizes[1:-1], generators=[torch.Generator()], activation="leaky_relu"))
         with torch.no_grad():
             for p1, p in zip(D1.parameters(), run.D.parameters()):
                 p1.copy_(p[s:s + 1])
         fake_s = fake[s].detach().requires_grad_(True)
-        C.unrolled_g_loss(D1, fake_s, [r[s] for r in real], lr, "nonsaturating").backward()
+        C.unrolled_g_loss(D1, [r[s] for r in real], fake_s, lr=lr, objective="nonsaturating").backward()
         assert torch.allclose(fake_b.grad[s], fake_s.grad, rtol=1e-4, atol=1e-9)
         assert float(fake_s.grad.abs().max()) > 0

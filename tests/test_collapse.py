@@ -85,6 +85,18 @@ def test_minibatch_similarities_far_apart_are_zero_and_duplicates_identical():
 def test_minibatch_discriminator_shapes():
     D = C.MinibatchDiscriminator(2, (16, 16), n_kernels=4, kernel_dim=3)
     assert D(torch.randn(7, 2)).shape == (7,)
+    with pytest.raises(ValueError, match="hidden"):
+        C.MinibatchDiscriminator(2, ())
+
+
+def test_minibatch_projection_is_f_times_T():
+    f = torch.randn(2, 5, 3, dtype=torch.float64)                       # two seeds' features
+    T = torch.randn(2, 3, 4, 6, dtype=torch.float64)                    # one T per seed
+    M = C.minibatch_projection(f, T)
+    assert M.shape == (2, 5, 4, 6)
+    assert torch.allclose(M, torch.einsum("sna,sabc->snbc", f, T))
+    with pytest.raises(ValueError, match="same A"):
+        C.minibatch_projection(f, T[:, :2])
 
 
 def test_minibatch_features_of_a_collapsed_batch_are_n():
@@ -128,13 +140,12 @@ def test_one_sided_smoothing_loss_value_and_registration():
     r, f = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
     s = torch.sigmoid
     expected = -(0.9 * torch.log(s(r)) + 0.1 * torch.log(1 - s(r))).mean() - torch.log(1 - s(f)).mean()
-    assert torch.allclose(C.one_sided_smoothing_d_loss(r, f, 0.9), expected, atol=1e-6)
-    assert torch.allclose(C.smoothed_d_loss(r, f, 0.9, 0.0), expected, atol=1e-6)
+    assert torch.allclose(C.one_sided_smoothing_d_loss(r, f, alpha=0.9), expected, atol=1e-6)
     obj = objectives.get("one-sided-smoothing")
     assert torch.allclose(obj.d_loss(r, f), expected, atol=1e-6)
     assert torch.allclose(obj.g_loss(f), F.softplus(-f).mean())
     with pytest.raises(ValueError, match="alpha"):
-        C.one_sided_smoothing_d_loss(r, f, 1.5)
+        C.one_sided_smoothing_d_loss(r, f, alpha=1.5)
 
 
 # -- Unrolled GAN ----------------------------------------------------------------------------------
@@ -145,7 +156,7 @@ def test_unrolled_steps_do_not_update_the_real_discriminator():
     before = {k: v.clone() for k, v in D.state_dict().items()}
     real = [torch.randn(32, 2) for _ in range(5)]
     z = torch.randn(32, 2)
-    loss = C.unrolled_g_loss(D, G(z), real, lr=0.5)
+    loss = C.unrolled_g_loss(D, real, G(z), lr=0.5)
     loss.backward()
     for k, v in D.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -179,8 +190,8 @@ def test_unrolled_gradient_differs_from_plain_gradient_and_k0_limit():
     fake = torch.randn(16, 2, dtype=torch.float64, requires_grad=True)
     real = [torch.randn(16, 2, dtype=torch.float64) for _ in range(5)]
     plain = objectives.nonsaturating_g_loss(D(fake))
-    tiny = C.unrolled_g_loss(D, fake, real, lr=1e-9)
-    big = C.unrolled_g_loss(D, fake, real, lr=1.0)
+    tiny = C.unrolled_g_loss(D, real, fake, lr=1e-9)
+    big = C.unrolled_g_loss(D, real, fake, lr=1.0)
     assert abs((plain - tiny).item()) < 1e-7
     assert abs((plain - big).item()) > 1e-3
     with pytest.raises(ValueError, match="real_batches"):
@@ -201,13 +212,16 @@ def test_feature_matching_loss():
 
 
 # -- MRGAN -----------------------------------------------------------------------------------------
-def test_mrgan_regularizers():
+def test_mrgan_geometric_and_mode_terms():
     x = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
     rec = torch.tensor([[3.0, 4.0], [1.0, 1.0]])
     logits = torch.tensor([0.0, 100.0])
-    geo, mode = C.mrgan_regularizers(x, rec, logits)
+    geo = C.mrgan_geometric(x, rec)
+    mode = objectives.nonsaturating_g_loss(logits)                      # the mode term: −E log D(G(E(x)))
     assert math.isclose(float(geo), 25.0 / 2)
     assert math.isclose(float(mode), (math.log(2) + 0.0) / 2, rel_tol=1e-6)   # −log σ(0), −log σ(100) ≈ 0
+    with pytest.raises(ValueError, match="reconstruction"):
+        C.mrgan_geometric(x, rec[:1])
 
 
 # -- VEEGAN ----------------------------------------------------------------------------------------
@@ -226,8 +240,9 @@ def test_veegan_losses():
     real = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
     z_of_real = torch.tensor([[2.0], [0.0]])
     D = Lin()
-    d_loss = C.veegan_d_loss(z, fake, z_of_real, real, D)
-    g_loss, rec = C.veegan_g_loss(z, fake, z_of_fake, D)
+    d_loss = C.veegan_d_loss(D(z_of_real, real), D(z.detach(), fake.detach()))   # the caller detaches the pairs
+    g_loss = C.veegan_g_loss(D(z, fake), z=z, z_of_fake=z_of_fake)
+    rec = C.veegan_reconstruction(z, z_of_fake)
     d_fake = torch.tensor([0.0, -2.0])          # z − Σx on (z, G(z))
     d_real = torch.tensor([1.0, 0.0])           # on (F(x), x)
     assert torch.isclose(d_loss, F.softplus(-d_fake).mean() + F.softplus(d_real).mean())
@@ -236,22 +251,26 @@ def test_veegan_losses():
     # the discriminator's loss does not reach the generator's inputs
     d_loss.backward()
     assert z.grad is None and fake.grad is None and D.w.grad is not None
+    with pytest.raises(ValueError, match="z_of_fake"):
+        C.veegan_g_loss(D(z, fake), z=z, z_of_fake=torch.zeros(2, 2))
 
 
 # -- MAD-GAN ---------------------------------------------------------------------------------------
-def test_madgan_losses():
+def test_madgan_d_and_g_losses():
     k, m = 3, 4
     torch.manual_seed(3)
-    real_logits = torch.randn(5, k + 1)
-    fake_logits = torch.randn(k, m, k + 1)
-    d_loss, g_loss = C.madgan_losses(real_logits, fake_logits)
-    logp_real = torch.log_softmax(real_logits, 1)[:, k].mean()
-    logp_fake = torch.stack([torch.log_softmax(fake_logits[i], 1)[:, i] for i in range(k)]).mean()
+    real = torch.randn(5, k + 1)
+    fake = torch.randn(k, m, k + 1)
+    d_loss, g_loss = C.madgan_d_loss(real, fake), C.madgan_g_loss(fake)
+    logp_real = torch.log_softmax(real, 1)[:, k].mean()
+    logp_fake = torch.stack([torch.log_softmax(fake[i], 1)[:, i] for i in range(k)]).mean()
     assert torch.isclose(d_loss, -logp_real - logp_fake, atol=1e-6)
-    g_ref = -sum(torch.log_softmax(fake_logits[i], 1)[:, k].mean() for i in range(k))
+    g_ref = -sum(torch.log_softmax(fake[i], 1)[:, k].mean() for i in range(k))
     assert torch.isclose(g_loss, g_ref, atol=1e-6)
     with pytest.raises(ValueError, match="outputs"):
-        C.madgan_losses(real_logits, torch.randn(2, m, k + 1))
+        C.madgan_d_loss(real, torch.randn(2, m, k + 1))
+    with pytest.raises(ValueError, match="outputs"):
+        C.madgan_g_loss(torch.randn(2, m, k + 1))
 
 
 # -- instance noise --------------------------------------------------------------------------------

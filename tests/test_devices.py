@@ -49,7 +49,7 @@ def _critic(dev: str) -> torch.nn.Module:
 
 
 @pytest.mark.parametrize("dev", DEVICES)
-@pytest.mark.parametrize("penalty", [P.gradient_penalty, P.dragan_penalty, P.r1, P.r2])
+@pytest.mark.parametrize("penalty", [P.gradient_penalty, P.dragan_penalty, P.r1_penalty, P.r2_penalty])
 def test_every_penalty_on_device_matches_cpu(dev, penalty):
     g = torch.Generator().manual_seed(1)
     real, fake = torch.randn(32, 2, generator=g), torch.randn(32, 2, generator=g) + 1.0
@@ -134,7 +134,7 @@ def test_load_state_dict_accepts_a_random_state_on_another_device(tmp_path):
 @pytest.mark.parametrize("dev", DEVICES)
 @pytest.mark.parametrize("method", ["gan", "pacgan4"])
 def test_bench_train_on_device(dev, method):
-    result = bench.train(method, "ring", seeds=[0, 1], steps=30, device=dev)
+    result = bench.train_method(method, "ring", seeds=[0, 1], steps=30, device=dev)
     assert len(result.stats) == 2
     assert all(p.device.type == dev for p in result.run.G.parameters())
     for s in result.stats:

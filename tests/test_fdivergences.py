@@ -276,24 +276,6 @@ def test_bound_is_tight_at_optimal_critic(name, pair):
     assert worse < ref - 1e-5
 
 
-@pytest.mark.parametrize("name", ["kl", "reverse_kl", "hellinger", "js", "tv"])
-def test_monte_carlo_estimators(name):
-    mp, sp, mq, sq = 0.0, 1.0, 1.0, 1.2
-    ref = _quad(name, stats.norm(mp, sp).logpdf, stats.norm(mq, sq).logpdf, -25, 25)
-    g = torch.Generator().manual_seed(11)
-    xq = torch.randn(200_000, generator=g, dtype=torch.float64) * sq + mq
-    xp = torch.randn(200_000, generator=g, dtype=torch.float64) * sp + mp
-    lr = lambda x: torch.as_tensor(stats.norm.logpdf(x.numpy(), mp, sp) - stats.norm.logpdf(x.numpy(), mq, sq))
-    for x, where in ((xq, "q"), (xp, "p")):
-        est = dv.f_divergence_mc(name, lr(x), sampled_from=where)
-        assert abs(est.value - ref) < 5 * est.stderr + 1e-4, (where, est, ref)
-    # the variational bound at T*, estimated from the two samples
-    t_real, t_fake = dv.optimal_critic(name, lr(xp)), dv.optimal_critic(name, lr(xq))
-    terms_var = t_real.var() / len(t_real) + dv.fdivergence(name).f_star(t_fake).var() / len(t_fake)
-    b = float(dv.variational_bound(name, t_real, t_fake))
-    assert abs(b - ref) < 5 * math.sqrt(float(terms_var)) + 1e-4
-
-
 # -- bad input ---------------------------------------------------------------------------------
 def test_bad_inputs_raise_clear_errors():
     p = _t([0.5, 0.5])
@@ -313,9 +295,5 @@ def test_bad_inputs_raise_clear_errors():
         dv.f_divergence_gaussian("js", 0, 1, 0, 2)
     with pytest.raises(ValueError, match="lo < hi"):
         dv.f_divergence_1d(data.gaussian_1d(), data.gaussian_1d(), "kl", 1, -1)
-    with pytest.raises(ValueError, match="outside dom"):
-        dv.variational_bound("reverse_kl", _t([0.1]), _t([0.5]))
-    with pytest.raises(ValueError, match="sampled_from"):
-        dv.f_divergence_mc("kl", _t([0.1, 0.2]), sampled_from="r")
     with pytest.raises(ValueError, match="float64's range"):
         dv.f_divergence_1d(data.gaussian_1d(0, 1), data.gaussian_1d(0, 0.01), "kl", -5, 5)

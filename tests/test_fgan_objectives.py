@@ -124,6 +124,28 @@ def test_objectives_train_with_the_shared_trainer():
         assert len(h.d_loss) == 5 and all(math.isfinite(x) for x in h.d_loss + h.g_loss)
 
 
+def test_fgan_losses_take_the_divergence_by_keyword(scores):
+    """fgan_d_loss(real, fake, *, divergence) and fgan_g_loss(fake, *, divergence, generator_loss):
+    the divergence is an FDivergence or its name, and the registered objective gives the same values."""
+    from ganbook.objectives.fgan import fgan_d_loss, fgan_g_loss
+
+    r, f = scores
+    obj = objectives.get("fgan:hellinger")
+    for div in ("hellinger", dv.fdivergence("hellinger")):
+        assert torch.equal(fgan_d_loss(r, f, divergence=div), obj.d_loss(r, f))
+        assert torch.equal(fgan_g_loss(f, divergence=div), obj.g_loss(f))
+        assert torch.equal(fgan_g_loss(f, divergence=div, generator_loss="activation"),
+                           objectives.fgan("hellinger", generator_loss="activation").g_loss(f))
+    with pytest.raises(TypeError):
+        fgan_d_loss(r, f, "kl")                                            # keyword-only
+    with pytest.raises(ValueError, match="divergence='wasserstein'"):
+        fgan_d_loss(r, f, divergence="wasserstein")
+    with pytest.raises(TypeError, match="divergence must be"):
+        fgan_g_loss(f, divergence=3)
+    with pytest.raises(ValueError, match="generator_loss"):
+        fgan_g_loss(f, divergence="kl", generator_loss="heuristic")
+
+
 # -- LSGAN ------------------------------------------------------------------------------------
 def test_lsgan_losses(scores):
     r, f = scores
@@ -180,9 +202,9 @@ def test_registry_and_errors():
     with pytest.raises(TypeError, match="a must be a number"):
         objectives.lsgan("0")
     obj = objectives.get("fgan:kl")
-    with pytest.raises(TypeError, match="real_scores must be a torch.Tensor"):
+    with pytest.raises(TypeError, match="real must be a torch.Tensor"):
         obj.d_loss([1.0], torch.zeros(2))
-    with pytest.raises(ValueError, match="fake_scores must have 1 dimension"):
+    with pytest.raises(ValueError, match="fake must have 1 dimension"):
         obj.d_loss(torch.zeros(3), torch.zeros(3, 1))
     assert torch.isnan(obj.g_loss(torch.tensor([0.0, float("nan")])))      # values are the loop's check
 
@@ -206,3 +228,23 @@ def test_checks_of_chapter_3():
         check.optimal_critic("reverse_kl", lambda p, q: -p / q)
     with pytest.raises(ValueError, match="name must be one of"):
         check.conjugate("chi2", torch.exp)
+
+
+# -- chapter 3's stacked critics -------------------------------------------------------------------
+def test_stacked_critics_are_the_separate_networks():
+    """Chapters 3a and 3b train K critics as one nets.BatchedMLP.from_nets([...]): member k computes
+    exactly what nets[k] computes, and stacking draws nothing from the global stream (the networks
+    created after it are the same as without it)."""
+    from ganbook import nets
+
+    torch.manual_seed(0)
+    mlps = [nets.mlp(1, 1, hidden=(8, 8)) for _ in range(3)]
+    state = torch.get_rng_state()
+    stacked = nets.BatchedMLP.from_nets(mlps)
+    assert torch.equal(torch.get_rng_state(), state)
+    x = torch.randn(3, 5, 1)
+    out = stacked(x)                                                       # (3, 5, 1)
+    for k, net in enumerate(mlps):
+        assert torch.allclose(out[k], net(x[k]), atol=1e-6)
+    scores = nets.BatchedMLP.from_nets([nets.mlp(2, 1, hidden=(4,), squeeze=True) for _ in range(2)], squeeze=True)
+    assert scores(torch.zeros(2, 7, 2)).shape == (2, 7)

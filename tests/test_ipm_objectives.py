@@ -39,14 +39,18 @@ def test_loss_sensitive_loss():
     f = torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64)
     margin = torch.tensor([1.0, 0.2, 1.0], dtype=torch.float64)
     # Δ − f(x) + f(x̃) = [0.5, 0.7, −1.0]
-    assert float(ipm.loss_sensitive_d_loss(r, f, margin)) == pytest.approx((0.5 + 0.7) / 3)
-    assert float(ipm.loss_sensitive_d_loss(r, f, margin, slope=0.5)) == pytest.approx((0.5 + 0.7 - 0.5) / 3)
+    assert float(ipm.loss_sensitive_d_loss(r, f, margin=margin)) == pytest.approx((0.5 + 0.7) / 3)
+    assert float(ipm.loss_sensitive_d_loss(r, f, margin=margin, slope=0.5)) == pytest.approx((0.5 + 0.7 - 0.5) / 3)
     # slope 1: the WGAN critic loss plus the mean margin
-    assert float(ipm.loss_sensitive_d_loss(r, f, margin, slope=1.0)) == pytest.approx(
+    assert float(ipm.loss_sensitive_d_loss(r, f, margin=margin, slope=1.0)) == pytest.approx(
         float(ipm.wasserstein_d_loss(r, f) + margin.mean()))
     x, y = torch.tensor([[0.0, 0.0], [1.0, 1.0]]), torch.tensor([[3.0, -4.0], [1.0, 2.0]])
     assert ipm.ls_margin(x, y, scale=0.5).tolist() == pytest.approx([3.5, 0.5])
     assert ipm.ls_margin(x, y, p=2).tolist() == pytest.approx([5.0, 1.0])
+    with pytest.raises(TypeError):                      # the margin is keyword-only (the loss convention)
+        ipm.loss_sensitive_d_loss(r, f, margin)
+    with pytest.raises(ValueError, match="margin must have shape"):
+        ipm.loss_sensitive_d_loss(r, f, margin=margin[:2])
 
 
 @pytest.mark.parametrize("p", [1.0, 2.0, 3.0, math.inf])
@@ -107,10 +111,8 @@ def test_mcgan_projection_restores_the_constraints():
 
 
 def test_mcgan_members_are_independent_critics():
-    from ganbook.ensembles import EnsembleMLP
-
     torch.manual_seed(0)
-    feats = EnsembleMLP(2, 2, 4, (8,)).double()
+    feats = nets.BatchedMLP(2, 4, (8,), members=2).double()
     critic = ipm.McGANCritic(feats, m=4, k=2, members=2, clip=0).double()
     x = torch.randn(2 * 5, 2, dtype=torch.float64)
     out = critic(x)
@@ -135,19 +137,23 @@ def test_fisher_ipm_of_the_optimal_critic_is_a_chi2_distance():
     """For an unconstrained critic, sup_f Ê/√Ω̂ = ‖(p − q)/m‖_{L²(m)} = 2√χ²(P‖M) with M = (P + Q)/2,
     attained by f ∝ (p − q)/(p + q). Samples with counts exactly proportional to p and q make the
     batch means exact."""
+    def fisher_ipm(real, fake):
+        e, omega = ipm.fisher_terms(real, fake)
+        return e / omega.sqrt()
+
     p = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
     q = torch.tensor([0.1, 0.3, 0.6], dtype=torch.float64)
     f_star = (p - q) / (p + q)
     real = torch.repeat_interleave(f_star, (p * 10).round().long())
     fake = torch.repeat_interleave(f_star, (q * 10).round().long())
     chi2 = divergences.f_divergence_discrete(p, (p + q) / 2, "pearson")
-    assert float(ipm.fisher_ipm_estimate(real, fake)) == pytest.approx(2 * math.sqrt(chi2), rel=1e-10)
+    assert float(fisher_ipm(real, fake)) == pytest.approx(2 * math.sqrt(chi2), rel=1e-10)
     g = _rng(3)
     for _ in range(20):                     # any other critic does worse
         f = torch.randn(3, generator=g, dtype=torch.float64)
         rr = torch.repeat_interleave(f, (p * 10).round().long())
         ff = torch.repeat_interleave(f, (q * 10).round().long())
-        assert float(ipm.fisher_ipm_estimate(rr, ff)) <= 2 * math.sqrt(chi2) + 1e-12
+        assert float(fisher_ipm(rr, ff)) <= 2 * math.sqrt(chi2) + 1e-12
 
 
 def test_gmmn_and_mmdgan_losses_are_mmd2():
@@ -155,8 +161,9 @@ def test_gmmn_and_mmdgan_losses_are_mmd2():
     x, y = torch.randn(20, 3, generator=g), torch.randn(15, 3, generator=g) + 1
     assert float(ipm.gmmn_loss(x, y, bandwidths=(1.0, 2.0))) == pytest.approx(
         float(divergences.mmd2(x, y, bandwidths=(1.0, 2.0))))
-    assert float(ipm.mmdgan_d_loss(x, y)) == pytest.approx(-float(ipm.mmdgan_g_loss(x, y)))
-    assert float(ipm.mmdgan_g_loss(x, y)) == pytest.approx(float(divergences.mmd2(x, y, bandwidths=ipm.MMDGAN_BANDWIDTHS)))
+    assert float(ipm.mmdgan_d_loss(x, y)) == pytest.approx(-float(ipm.mmdgan_g_loss(y, real=x)))
+    assert float(ipm.mmdgan_g_loss(y, real=x)) == pytest.approx(
+        float(divergences.mmd2(x, y, bandwidths=ipm.MMDGAN_BANDWIDTHS)))
 
 
 def test_cramer_generator_loss_estimates_the_energy_distance():
@@ -170,10 +177,10 @@ def test_cramer_generator_loss_estimates_the_energy_distance():
     s = math.sqrt(2)
     e_xy = s * math.sqrt(2 / math.pi) * math.exp(-mu ** 2 / (2 * s * s)) + mu * (1 - 2 * norm.cdf(-mu / s))
     expected = 2 * e_xy - 2 / math.sqrt(math.pi)
-    assert float(ipm.cramer_g_loss(x, y1, y2)) == pytest.approx(expected, abs=0.01)
+    assert float(ipm.cramer_g_loss(y1, real=x, fake2=y2)) == pytest.approx(expected, abs=0.01)
     crit = ipm.cramer_critic(x[:5], y2[:5])
     assert torch.allclose(crit, (x[:5] - y2[:5]).abs()[:, 0] - x[:5].abs()[:, 0])
-    assert float(ipm.cramer_d_loss(x[:9], y1[:9], y2[:9])) == pytest.approx(
+    assert float(ipm.cramer_d_loss(x[:9], y1[:9], fake2=y2[:9])) == pytest.approx(
         -float(ipm.cramer_critic(x[:9], y2[:9]).mean() - ipm.cramer_critic(y1[:9], y2[:9]).mean()))
 
 
@@ -183,6 +190,10 @@ def test_energy_objectives():
     assert float(energy.ebgan_d_loss(r, f, margin=1.0)) == pytest.approx(0.2 + (0.8 + 0.0) / 2)
     assert float(energy.ebgan_g_loss(f)) == pytest.approx(0.85)
     assert float(energy.began_d_loss(r, f, k=0.5)) == pytest.approx(0.2 - 0.5 * 0.85)
+    with pytest.raises(TypeError):                      # hyper-parameters are keyword-only
+        energy.ebgan_d_loss(r, f, 1.0)
+    with pytest.raises(ValueError, match="real must have 1 dimension"):
+        energy.ebgan_d_loss(r[:, None], f, margin=1.0)
     s = energy.BEGANState(gamma=0.5, lambda_k=0.1)
     assert s.update(1.0, 0.2) == pytest.approx(0.03)          # 0 + 0.1 (0.5 − 0.2)
     assert s.update(1.0, 5.0) == 0.0                           # clipped at 0
@@ -208,7 +219,7 @@ def test_pulling_away_term():
 
 
 def test_autoencoder_discriminators():
-    ae = nets_ae.mlp_autoencoder(2, code_dim=3, hidden=(8,))
+    ae = nets_ae.AutoencoderDiscriminator(nets.mlp(2, 3, (8,)), nets.mlp(3, 2, (8,)))
     x = torch.randn(5, 2)
     e, code = ae.energy_and_code(x)
     assert e.shape == (5,) and code.shape == (5, 3)
@@ -217,7 +228,9 @@ def test_autoencoder_discriminators():
     imgs = torch.rand(6, 1, 8, 8) * 2 - 1
     assert torch.allclose(conv(imgs), (imgs - conv.reconstruct(imgs)).abs().flatten(1).mean(1))
     with pytest.raises(ValueError, match="energy"):
-        nets_ae.mlp_autoencoder(2, energy="l3")
+        nets_ae.AutoencoderDiscriminator(nets.mlp(2, 3, (8,)), nets.mlp(3, 2, (8,)), energy="l3")
+    with pytest.raises(TypeError, match="decoder"):
+        nets_ae.AutoencoderDiscriminator(nets.mlp(2, 3, (8,)), "decoder")
 
 
 def test_exercise_checks_accept_the_solutions_and_reject_mistakes():

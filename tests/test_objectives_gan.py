@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ganbook import objectives
 
@@ -62,7 +63,8 @@ def test_registry():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (torch.zeros(4, 1), "dimension"),
+    (torch.zeros(()), "at least 1"),             # a scalar is not a batch; (S, n) for S seeds is
+    (torch.zeros(4, 0), "non-empty batch"),
     (torch.zeros(0), "at least 1"),
     (torch.zeros(3, dtype=torch.long), "floating"),
     ([0.0, 1.0], "torch.Tensor"),
@@ -70,6 +72,26 @@ def test_registry():
 def test_bad_scores_are_rejected(bad, match):
     with pytest.raises((ValueError, TypeError), match=match):
         objectives.nonsaturating_g_loss(bad)
+
+
+def test_losses_take_real_and_fake_and_name_them_in_errors():
+    r, f = torch.zeros(3), torch.ones(3)
+    assert torch.equal(objectives.minimax_d_loss(real=r, fake=f), objectives.minimax_d_loss(r, f))
+    assert torch.equal(objectives.value_function(real=r, fake=f), -objectives.minimax_d_loss(r, f))
+    assert torch.equal(objectives.nonsaturating_g_loss(fake=f), objectives.nonsaturating_g_loss(f))
+    with pytest.raises(TypeError, match="real must be a torch.Tensor"):
+        objectives.minimax_d_loss([0.0], f)
+    with pytest.raises(TypeError, match="fake must be a torch.Tensor"):
+        objectives.minimax_g_loss([0.0])
+
+
+def test_a_leading_seed_axis_is_a_mean_over_all_entries():
+    """Scores (S, n) of S seeds trained side by side: the loss is the mean over all S·n entries."""
+    r, f = torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+    assert torch.equal(objectives.minimax_d_loss(r, f), F.softplus(-r).mean() + F.softplus(f).mean())
+    assert torch.equal(objectives.nonsaturating_g_loss(f), F.softplus(-f).mean())
+    per_seed = sum(objectives.minimax_d_loss(r[s], f[s]) for s in range(3)) / 3
+    assert torch.allclose(objectives.minimax_d_loss(r, f), per_seed, atol=1e-15)
 
 
 def test_losses_do_not_read_values_and_nan_propagates():

@@ -1,4 +1,5 @@
 """Package-level promises: fast side-effect-free import, device selection, seeding."""
+import importlib
 import subprocess
 import sys
 
@@ -40,6 +41,13 @@ def test_seed_makes_torch_reproducible():
         ganbook.seed(-3)
     with pytest.raises(TypeError, match="int"):
         ganbook.seed(1.5)
+
+
+def test_every_listed_submodule_exists():
+    """Each name in the lazy-import list is a module of the package (a deleted module leaves no entry)."""
+    for name in ganbook._SUBMODULES:
+        assert getattr(ganbook, name) is importlib.import_module(f"ganbook.{name}"), name
+    assert "ensembles" not in ganbook._SUBMODULES          # replaced by nets.BatchedMLP
 
 
 def test_unknown_attribute():

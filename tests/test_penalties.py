@@ -115,8 +115,9 @@ def test_r1_r2_closed_form():
     """R1 = E_P‖∇D‖² = E‖x‖² for D = ½‖x‖² (and R2 the same at the generated points)."""
     real, fake = torch.randn(30, 4, dtype=torch.float64), 2 * torch.randn(30, 4, dtype=torch.float64)
     D = Quadratic()
-    assert float(P.r1(D, real, fake, weight=0.5).detach()) == pytest.approx(0.5 * float(real.pow(2).sum(1).mean()), rel=1e-12)
-    assert float(P.r2(D, real, fake).detach()) == pytest.approx(float(fake.pow(2).sum(1).mean()), rel=1e-12)
+    assert float(P.r1_penalty(D, real, fake, weight=0.5).detach()) == pytest.approx(
+        0.5 * float(real.pow(2).sum(1).mean()), rel=1e-12)
+    assert float(P.r2_penalty(D, real, fake).detach()) == pytest.approx(float(fake.pow(2).sum(1).mean()), rel=1e-12)
 
 
 def test_dragan_penalty_points_lie_near_the_data():
@@ -139,15 +140,29 @@ def test_clip_weights():
         P.clip_weights(D, -1.0)
 
 
-def test_penalties_plug_into_the_trainer():
+@pytest.mark.parametrize("penalty", [P.gradient_penalty, P.dragan_penalty, P.r1_penalty, P.r2_penalty])
+def test_penalties_plug_into_the_trainer(penalty):
+    """Every penalty fits ``d_regularizer``, which the Trainer calls as (D, real, fake, generator=...)."""
     ring = data.ring()
     G, D = nets.mlp(2, 2, (16,)), nets.mlp(2, 1, (16,), squeeze=True)
     tr = train.Trainer(G, D, "wasserstein", ring.sample, data.latent(2), batch_size=32, n_critic=2,
-                       d_regularizer=functools.partial(P.gradient_penalty, weight=10.0),
+                       d_regularizer=functools.partial(penalty, weight=10.0),
                        d_post_step=functools.partial(P.clip_weights, c=0.5))
     tr.run(3, progress=False)
     assert len(tr.history.d_loss) == 3
     assert all(float(p.detach().abs().max()) <= 0.5 for p in D.parameters())
+
+
+def test_the_generator_supplies_all_the_noise():
+    """The same generator state gives the same penalty, whatever the global stream does."""
+    D = nets.mlp(2, 1, (8,), squeeze=True).double()
+    real, fake = torch.randn(16, 2, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
+    for penalty in (P.gradient_penalty, P.dragan_penalty):
+        torch.manual_seed(1)
+        a = penalty(D, real, fake, weight=10.0, generator=torch.Generator().manual_seed(5))
+        torch.manual_seed(2)
+        b = penalty(D, real, fake, weight=10.0, generator=torch.Generator().manual_seed(5))
+        assert torch.equal(a, b), penalty.__name__
 
 
 def test_bad_inputs():
@@ -159,4 +174,10 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="one score per sample"):
         P.gradient_penalty(lambda x: x, torch.zeros(4, 2), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="weight"):
-        P.r1(D, torch.zeros(4, 2), None, weight=-1.0)
+        P.r1_penalty(D, torch.zeros(4, 2), None, weight=-1.0)
+    with pytest.raises(TypeError, match="generator"):
+        P.r2_penalty(D, None, torch.zeros(4, 2), generator=0)
+    with pytest.raises(TypeError):                       # hyper-parameters are keyword-only
+        P.gradient_penalty(D, torch.zeros(4, 2), torch.zeros(4, 2), 10.0)
+    with pytest.raises(TypeError):
+        P.interpolates(torch.zeros(4, 2), torch.zeros(4, 2), torch.Generator())

@@ -1,4 +1,5 @@
 """The shared training loop: determinism, checkpoint/resume, n_critic, divergence, bad input."""
+import functools
 import math
 
 import pytest
@@ -6,6 +7,7 @@ import torch
 
 import ganbook
 from ganbook import data, nets, train
+from ganbook.objectives import penalties
 
 
 def _trainer(seed=0, **kw):
@@ -51,6 +53,36 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
         assert torch.equal(s1, s2)
 
 
+def _gp_trainer(seed=0):
+    return _trainer(seed, n_critic=2, d_regularizer=functools.partial(penalties.gradient_penalty, weight=10.0))
+
+
+def test_penalty_noise_comes_from_the_run_s_own_stream():
+    """The gradient penalty draws its ε from the trainer's generator, so a run is a function of its
+    seed: disturbing torch's global stream between two runs changes nothing."""
+    a, b = _gp_trainer(), _gp_trainer()
+    torch.manual_seed(1)
+    a.run(6, progress=False)
+    torch.manual_seed(2)                                # a different global stream for the second run
+    b.run(6, progress=False)
+    assert torch.equal(_params(a), _params(b))
+    assert a.history.d_loss == b.history.d_loss
+
+
+def test_resume_with_a_noisy_penalty_equals_the_uninterrupted_run(tmp_path):
+    straight = _gp_trainer()
+    straight.run(10, progress=False)
+    first = _gp_trainer()
+    first.run(4, progress=False)
+    first.save(tmp_path / "ckpt.pt")
+    resumed = _gp_trainer(seed=5)
+    resumed.load(tmp_path / "ckpt.pt")
+    torch.manual_seed(99)                               # whatever the global stream holds now
+    resumed.run(6, progress=False)
+    assert torch.equal(_params(straight), _params(resumed))
+    assert straight.history.d_loss == resumed.history.d_loss
+
+
 def test_n_critic_updates_the_discriminator_n_times_per_step():
     t = _trainer(n_critic=3)
     calls = {"d": 0, "g": 0}
@@ -64,8 +96,9 @@ def test_n_critic_updates_the_discriminator_n_times_per_step():
 def test_regularizer_and_post_step_are_applied():
     seen = {}
 
-    def reg(D, real, fake):
+    def reg(D, real, fake, *, generator):
         seen["shapes"] = (tuple(real.shape), tuple(fake.shape))
+        seen["generator"] = generator
         return torch.zeros((), requires_grad=False)
 
     def clip(D):
@@ -75,6 +108,7 @@ def test_regularizer_and_post_step_are_applied():
     t = _trainer(d_regularizer=reg, d_post_step=clip)
     t.run(3, progress=False)
     assert seen["shapes"] == ((64, 2), (64, 2))
+    assert seen["generator"] is t.rng                   # the penalty draws from the run's stream
     assert max(float(p.detach().abs().max()) for p in t.D.parameters()) <= 0.01
 
 
@@ -103,6 +137,8 @@ def test_progress_is_quiet_in_ci(monkeypatch):
     ({"n_critic": 0}, "n_critic"),
     ({"amp": True}, "amp"),
     ({"seed": -1}, "seed"),
+    ({"d_regularizer": 10.0}, "d_regularizer"),
+    ({"d_post_step": "clip"}, "d_post_step"),
 ])
 def test_bad_trainer_arguments(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):

@@ -43,6 +43,9 @@ def compare(fn: Callable, reference: Callable, cases: Iterable[tuple], *, name: 
             mistakes: dict[str, Callable] | None = None, quiet: bool = False) -> str:
     """Call ``fn(*case)`` and ``reference(*case)`` for every case and compare the results.
 
+    ``fn`` is called positionally, so the learner's argument names do not matter; ``arg_names`` only
+    label the inputs in the messages.
+
     On the first mismatch raise :class:`CheckFailed` naming the inputs, the expected and the
     returned value, and — if the result equals one of the known ``mistakes`` (name → wrong
     function) — what the learner probably did. Returns the success message (and prints it)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..kernels import mmd2_from_kernels, polynomial_kernel
 from ..metrics.fid import fid as _fid
 from ..metrics.kid import mmd2_unbiased as _mmd2_unbiased
 from ._core import compare
@@ -51,15 +52,9 @@ def fid_from_features(fn) -> str:
 
 
 def _mmd_with(x: torch.Tensor, y: torch.Tensor, biased: bool = False, gamma: float | None = None) -> torch.Tensor:
-    d = x.shape[1]
-    g = 1.0 / d if gamma is None else gamma
-    k = lambda a, b: (g * a @ b.T + 1.0) ** 3
-    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-    m, n = x.shape[0], y.shape[0]
-    if biased:
-        return kxx.mean() + kyy.mean() - 2 * kxy.mean()
-    return ((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
-            - 2 * kxy.mean())
+    """A wrong variant of the KID of one subset: the biased estimate, or another kernel scale γ."""
+    k = lambda a, b: polynomial_kernel(a, b, degree=3, gamma=gamma, coef=1.0)
+    return mmd2_from_kernels(k(x, x), k(y, y), k(x, y), unbiased=not biased)
 
 
 def kid_unbiased(fn) -> str:

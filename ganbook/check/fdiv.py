@@ -47,9 +47,10 @@ def _score_cases(seed: int, stable: bool):
 
 
 def fgan_d_loss(name: str, fn) -> str:
-    """Exercise 3.x: ``fn(real_scores, fake_scores)`` returns the f-GAN discriminator loss
+    """Exercise 3.x: ``fn(real, fake)`` returns the f-GAN discriminator loss
     −(E_P[g_f(v)] − E_Q[f*(g_f(v))]) of the divergence ``name`` (eq. ch3-fgan-d) as a scalar,
-    from raw scores v of shape (n,) and (m,)."""
+    from the raw scores v of a real and a generated batch, shapes (n,) and (m,). ``fn`` is called
+    positionally, so its arguments may have any names."""
     d = fdivergence(_name(name))
     ref = lambda r, f: d.f_star_of_activation(f).mean() - d.activation(r).mean()
     mistakes = {
@@ -63,7 +64,7 @@ def fgan_d_loss(name: str, fn) -> str:
     }
     stable = d.name in ("gan", "js", "tv")          # their f*(g_f(v)) is finite for any v
     return compare(fn, ref, _score_cases(32, stable), name=f"fgan_d_loss({name!r})",
-                   arg_names=("real_scores", "fake_scores"), atol=1e-7, rtol=1e-6, mistakes=mistakes)
+                   arg_names=("real", "fake"), atol=1e-7, rtol=1e-6, mistakes=mistakes)
 
 
 def optimal_critic(name: str, fn) -> str:

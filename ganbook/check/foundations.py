@@ -58,22 +58,24 @@ def _logit_cases(seed: int, two: bool):
 
 
 def nonsaturating_g_loss(fn) -> str:
-    """Exercise 2.x: ``fn(fake_logits)`` returns the non-saturating generator loss
-    −E[log D(G(z))] with D = σ(logit), as a scalar, stable for large |logits|."""
+    """Exercise 2.x: ``fn(fake)`` returns the non-saturating generator loss −E[log D(G(z))] from the
+    logits ``fake`` of a generated batch (D = σ(logit)), as a scalar, stable for large |logits|.
+    ``fn`` is called positionally, so its argument may have any name."""
     mistakes = {"the saturating (minimax) loss E[log(1 − D(G(z)))]": lambda f: -F.softplus(f).mean(),
                 "the loss with the wrong sign, +E[log D(G(z))]": lambda f: -F.softplus(-f).mean()}
     return compare(fn, lambda f: F.softplus(-f).mean(), _logit_cases(2, False), name="nonsaturating_g_loss",
-                   arg_names=("fake_logits",), mistakes=mistakes)
+                   arg_names=("fake",), mistakes=mistakes)
 
 
 def discriminator_loss(fn) -> str:
-    """Exercise 2.x: ``fn(real_logits, fake_logits)`` returns −V(G, D), the discriminator's
-    binary cross-entropy, as a scalar, stable for large |logits|."""
+    """Exercise 2.x: ``fn(real, fake)`` returns −V(G, D), the discriminator's binary cross-entropy,
+    from the logits of a real and a generated batch, as a scalar, stable for large |logits|.
+    ``fn`` is called positionally, so its arguments may have any names."""
     ref = lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean()
     mistakes = {"V(G, D) itself — the discriminator maximises V, so it minimises −V": lambda r, f: -ref(r, f),
                 "the loss with real and fake labels swapped": lambda r, f: F.softplus(r).mean() + F.softplus(-f).mean()}
     return compare(fn, ref, _logit_cases(3, True), name="discriminator_loss",
-                   arg_names=("real_logits", "fake_logits"), mistakes=mistakes)
+                   arg_names=("real", "fake"), mistakes=mistakes)
 
 
 def optimal_discriminator(fn) -> str:

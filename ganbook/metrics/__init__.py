@@ -5,7 +5,7 @@ Layered as features → statistics → metric, in float64:
 * :mod:`.features` — the shipped digits classifier (features and probabilities), Inception-v3
   from a user-given weights file, the explicit resize step;
 * :mod:`.fid` — Gaussian statistics and the Fréchet distance (FID);
-* :mod:`.kid` — unbiased MMD² with the cubic polynomial kernel (KID);
+* :mod:`.kid` — unbiased MMD² with the cubic polynomial kernel (KID), in blocks;
 * :mod:`.inception_score` — IS, MODE score, modes and reverse KL over classes;
 * :mod:`.prdc` — precision/recall and density/coverage with k-NN balls;
 * :mod:`.msssim` — SSIM, MS-SSIM and MS-SSIM diversity;
@@ -15,6 +15,9 @@ Layered as features → statistics → metric, in float64:
 * :mod:`.stacked` — stacked digits, 1,000 modes;
 * :mod:`.modes` — the mode-coverage protocol for mixtures (modes captured, high-quality
   fraction, reverse KL over modes).
+
+The kernels and the MMD² from kernel sums behind KID and the MMD test are :mod:`ganbook.kernels`,
+shared with chapter 4.
 """
 from .critic import CriticResult, independent_critic
 from .features import (InceptionV3, SmallCNN, digits_classifier, digits_split, extract, inception_v3,
@@ -22,7 +25,7 @@ from .features import (InceptionV3, SmallCNN, digits_classifier, digits_split, e
 from .fid import GaussianStats, fid, fid_from_stats, frechet_distance, gaussian_stats, sqrtm_psd
 from .inception_score import (ClassStats, InceptionScore, class_stats, inception_score, kl_categorical,
                               mode_score)
-from .kid import KID, kid, mmd2_unbiased, polynomial_kernel
+from .kid import KID, kid, mmd2_unbiased
 from .likelihood import parzen_log_likelihood, parzen_select_sigma
 from .modes import ModeStats, mode_stats
 from .msssim import ms_ssim, ms_ssim_diversity, ssim
@@ -36,7 +39,7 @@ __all__ = ["ModeStats", "mode_stats",
            "mnist_classifier", "resize",
            "GaussianStats", "fid", "fid_from_stats", "frechet_distance", "gaussian_stats", "sqrtm_psd",
            "ClassStats", "InceptionScore", "class_stats", "inception_score", "kl_categorical", "mode_score",
-           "KID", "kid", "mmd2_unbiased", "polynomial_kernel",
+           "KID", "kid", "mmd2_unbiased",
            "parzen_log_likelihood", "parzen_select_sigma",
            "ms_ssim", "ms_ssim_diversity", "ssim",
            "PRDC", "knn_radii", "prdc",

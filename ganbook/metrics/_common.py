@@ -57,7 +57,10 @@ def row_blocks(n: int, size: int) -> Iterator[tuple[int, int]]:
 
 def sq_dists(a: torch.Tensor, b: torch.Tensor, b_sq: torch.Tensor | None = None) -> torch.Tensor:
     """Squared Euclidean distances (n, m) between the rows of a (n, d) and b (m, d), float64,
-    through ‖a‖² + ‖b‖² − 2 a·b, clamped at 0 against rounding."""
+    through ‖a‖² + ‖b‖² − 2 a·b, clamped at 0 against rounding: one matrix product, fast on large
+    feature sets, for the k-NN radii of PRDC and the Parzen windows. Its rounding leaves tiny
+    non-zero "zero" distances; kernels (KID, the MMD test) use the exact
+    :func:`ganbook.kernels.pairwise_distances` instead."""
     if b_sq is None:
         b_sq = (b * b).sum(1)
     d2 = torch.addmm(b_sq.unsqueeze(0), a, b.T, beta=1.0, alpha=-2.0)   # (n, m): ‖b‖² − 2 a·b

@@ -25,6 +25,7 @@ from torch import nn
 
 from .. import _validate as V
 from ..errors import TrainingDiverged
+from ..objectives.penalties import Critic, critic_gradient, interpolates
 from . import _common as C
 
 
@@ -45,12 +46,15 @@ def _flat(x: object, name: str) -> torch.Tensor:
     return C.features(x.reshape(x.shape[0], -1), name, min_rows=2)
 
 
-def lipschitz_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """E max(0, ‖∇f(x̂)‖ − 1)² at x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] per pair (one-sided penalty)."""
-    eps = torch.rand(real.shape[0], 1, generator=generator).to(real.device, real.dtype)
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.norm(dim=1) - 1).clamp(min=0) ** 2).mean()
+def lipschitz_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor, *, weight: float = 1.0,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """The one-sided penalty of eq. (ch15-critic) (Petzka et al. 2018): weight · E max(0, ‖∇D(x̂)‖ − 1)²
+    at x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] drawn once per pair from ``generator``
+    (:func:`ganbook.objectives.penalties.interpolates`). ``real``, ``fake``: paired samples (n, ...)."""
+    V.positive_float(weight, "weight", allow_zero=True)
+    x_hat = interpolates(real, fake, generator=generator)
+    slopes = critic_gradient(D, x_hat).flatten(1).norm(dim=1)                       # (n,)
+    return weight * ((slopes - 1).clamp(min=0) ** 2).mean()
 
 
 def independent_critic(real_train: torch.Tensor, fake_train: torch.Tensor, real_test: torch.Tensor,
@@ -85,7 +89,7 @@ def independent_critic(real_train: torch.Tensor, fake_train: torch.Tensor, real_
         real, fake = rtr[ir], ftr[jf]
         loss = critic(fake).mean() - critic(real).mean()
         if penalty > 0:
-            loss = loss + penalty * lipschitz_penalty(critic, real, fake, gen)
+            loss = loss + lipschitz_penalty(critic, real, fake, weight=penalty, generator=gen)
         if not bool(torch.isfinite(loss)):
 
             raise TrainingDiverged(f"independent critic diverged at step {step}: loss {float(loss)}")

@@ -12,8 +12,10 @@ expectation differs, are left out), which is why KID, unlike FID, has no sample-
 The protocol of Bińkowski et al. averages the estimate over ``subsets`` random subsets of
 ``subset_size`` samples of each set and reports the mean and the spread.
 
-Kernel sums are accumulated block by block (never a full n × n matrix), and a symmetric sum
-Σ_{i≠j} k(xᵢ, xⱼ) only computes the blocks on and above the diagonal.
+The kernel and the MMD² from kernel sums are :mod:`ganbook.kernels` (shared with chapter 4's MMD);
+here the inputs are float64 feature matrices, kernel sums are accumulated block by block (never a
+full n × n matrix), and a symmetric sum Σ_{i≠j} k(xᵢ, xⱼ) only computes the blocks on and above the
+diagonal.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import _validate as V
+from ..kernels import mmd2_from_sums, polynomial_kernel
 from . import _common as C
 
 
@@ -45,37 +48,11 @@ def _kernel_args(degree: object, gamma: object, coef: object, d: int) -> tuple[i
     return degree, gamma, coef
 
 
-def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: float | None = None,
-                      coef: float = 1.0) -> torch.Tensor:
-    """The kernel matrix k(xᵢ, yⱼ) = (γ xᵢᵀyⱼ + c)^degree, shape (n, m), float64; γ = 1/d by default."""
-    x, y = C.pair(x, y, names=("x", "y"))
-    degree, gamma, coef = _kernel_args(degree, gamma, coef, x.shape[1])
-    return torch.addmm(torch.full((1, 1), coef, dtype=torch.float64, device=x.device), x, y.T,
-                       alpha=gamma).pow_(degree)
-
-
-def mmd2_unbiased_from_kernels(k_xx: torch.Tensor, k_yy: torch.Tensor, k_xy: torch.Tensor) -> float:
-    """Unbiased MMD² from the three kernel matrices (m, m), (n, n), (m, n), eq. (ch15-mmd-unbiased)."""
-    for name, k in (("k_xx", k_xx), ("k_yy", k_yy), ("k_xy", k_xy)):
-        V.tensor(k, name, ndim=2)
-    m, n = k_xx.shape[0], k_yy.shape[0]
-    if k_xx.shape != (m, m) or k_yy.shape != (n, n) or k_xy.shape != (m, n):
-        raise ValueError(f"kernel matrices must have shapes (m, m), (n, n), (m, n); got {tuple(k_xx.shape)}, "
-                         f"{tuple(k_yy.shape)}, {tuple(k_xy.shape)}")
-    if m < 2 or n < 2:
-        raise ValueError(f"the unbiased MMD² needs at least 2 samples on each side, got m = {m}, n = {n}")
-    k_xx, k_yy, k_xy = C.to_float64(k_xx), C.to_float64(k_yy), C.to_float64(k_xy)
-    sxx = k_xx.sum() - torch.diagonal(k_xx).sum()
-    syy = k_yy.sum() - torch.diagonal(k_yy).sum()
-    return float(sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2.0 * k_xy.sum() / (m * n))
-
-
 def _poly_sum(a: torch.Tensor, b: torch.Tensor, gamma: float, coef: float, degree: int, block: int) -> torch.Tensor:
     """Σ_{i,j} (γ aᵢᵀbⱼ + c)^degree, computed in row blocks; a float64 scalar tensor."""
     total = a.new_zeros(())
     for s, e in C.row_blocks(a.shape[0], block):
-        k = torch.addmm(a.new_full((1, 1), coef), a[s:e], b.T, alpha=gamma)   # (e − s, m)
-        total += k.pow_(degree).sum()
+        total += polynomial_kernel(a[s:e], b, degree, gamma, coef).sum()          # (e − s, m) block
     return total
 
 
@@ -84,16 +61,18 @@ def _poly_sum_offdiag(a: torch.Tensor, gamma: float, coef: float, degree: int, b
     own first row on; the off-diagonal blocks count twice."""
     total = a.new_zeros(())
     for s, e in C.row_blocks(a.shape[0], block):
-        k = torch.addmm(a.new_full((1, 1), coef), a[s:e], a[s:].T, alpha=gamma).pow_(degree)  # (e − s, n − s)
+        k = polynomial_kernel(a[s:e], a[s:], degree, gamma, coef)                  # (e − s, n − s)
         total += k[:, : e - s].sum() + 2.0 * k[:, e - s:].sum()
-    diag = (gamma * (a * a).sum(1) + coef).pow_(degree).sum()
+    diag = (gamma * (a * a).sum(1) + coef).pow_(degree).sum()                      # Σ_i k(aᵢ, aᵢ)
     return total - diag
 
 
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: float | None = None,
                   coef: float = 1.0, block: int = 128) -> float:
-    """Unbiased MMD² between samples x (m, d) and y (n, d) with the polynomial kernel,
-    eq. (ch15-mmd-unbiased), without forming full kernel matrices."""
+    """Unbiased MMD² between samples x (m, d) and y (n, d) with the polynomial kernel
+    (:func:`ganbook.kernels.polynomial_kernel`), eq. (ch15-mmd-unbiased), in float64, without forming
+    full kernel matrices: the three kernel sums are accumulated over blocks of ``block`` rows and
+    combined by :func:`ganbook.kernels.mmd2_from_sums`."""
     x, y = C.pair(x, y, names=("x", "y"), min_rows=2)
     degree, gamma, coef = _kernel_args(degree, gamma, coef, x.shape[1])
     block = V.positive_int(block, "block")
@@ -101,7 +80,7 @@ def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: floa
     sxx = _poly_sum_offdiag(x, gamma, coef, degree, block)
     syy = _poly_sum_offdiag(y, gamma, coef, degree, block)
     sxy = _poly_sum(x, y, gamma, coef, degree, block)
-    return float(sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2.0 * sxy / (m * n))
+    return float(mmd2_from_sums(sxx, syy, sxy, m, n, unbiased=True))
 
 
 def kid(real_features: torch.Tensor, fake_features: torch.Tensor, subsets: int = 100, subset_size: int = 1000,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
+from ..kernels import gaussian_kernel, mmd2_from_sums, pairwise_distances
 from . import _common as C
 
 
@@ -34,9 +35,9 @@ class TwoSampleTest:
 def median_bandwidth(z: torch.Tensor) -> float:
     """The median heuristic: the median distance between distinct rows of ``z`` (n, d)."""
     z = C.features(z, "z", min_rows=2)
-    d2 = C.sq_dists(z, z)
+    dist = pairwise_distances(z, z)                              # (n, n)
     iu = torch.triu_indices(z.shape[0], z.shape[0], offset=1, device=z.device)
-    med = float(d2[iu[0], iu[1]].median().sqrt())
+    med = float(dist[iu[0], iu[1]].median())
     if med <= 0:
         raise ValueError("all rows of z coincide: the median heuristic bandwidth is 0")
     return med
@@ -44,7 +45,8 @@ def median_bandwidth(z: torch.Tensor) -> float:
 
 def _mmd2_from_membership(k: torch.Tensor, member: torch.Tensor, m: int, n: int) -> torch.Tensor:
     """Unbiased MMD² for every column of ``member`` (N, P) (1 where a pooled sample goes to the first
-    side), from the pooled kernel matrix k (N, N) with unit diagonal; shape (P,)."""
+    side), from the pooled kernel matrix k (N, N): the kernel sums of each split, combined by
+    :func:`ganbook.kernels.mmd2_from_sums`; shape (P,)."""
     ke = k @ member                                              # (N, P)
     s_aa = (member * ke).sum(0)                                  # Σ over first × first, diagonal included
     s_a_all = ke.sum(0)                                          # Σ over first × all
@@ -54,7 +56,7 @@ def _mmd2_from_membership(k: torch.Tensor, member: torch.Tensor, m: int, n: int)
     diag = torch.diagonal(k)
     tr_a = diag @ member
     tr_b = diag.sum() - tr_a
-    return (s_aa - tr_a) / (m * (m - 1)) + (s_bb - tr_b) / (n * (n - 1)) - 2 * s_ab / (m * n)
+    return mmd2_from_sums(s_aa - tr_a, s_bb - tr_b, s_ab, m, n, unbiased=True)
 
 
 def mmd_permutation_test(x: torch.Tensor, y: torch.Tensor, permutations: int = 500,
@@ -74,7 +76,7 @@ def mmd_permutation_test(x: torch.Tensor, y: torch.Tensor, permutations: int = 5
                          f"{(m + n) ** 2:,} entries. Subsample to at most max_samples = {max_samples}")
     z = torch.cat([x, y])                                        # (N, d)
     sigma = median_bandwidth(z) if bandwidth is None else V.positive_float(bandwidth, "bandwidth")
-    k = torch.exp(-C.sq_dists(z, z) / (2 * sigma ** 2))          # (N, N)
+    k = gaussian_kernel(z, z, sigma)                             # (N, N), exp(−‖a − b‖²/(2σ²))
     observed = torch.zeros(m + n, 1, dtype=torch.float64, device=z.device)
     observed[:m] = 1
     stat = float(_mmd2_from_membership(k, observed, m, n)[0])

@@ -10,8 +10,10 @@ The discriminator returns an energy D(x) ≥ 0 per sample (a reconstruction erro
 * MAGAN, eq. (ch5-magan): EBGAN's losses with a margin that adapts downwards to the mean energy of
   the data, :class:`MAGANMargin`.
 
-The losses take energies of shape (n,); the state of BEGAN (k_t) and MAGAN (m) is explicit, in
-small dataclasses that the training loop updates in plain sight.
+The losses take the discriminator's energies, ``real`` = D(x) and ``fake`` = D(G(z)), shape (n,)
+(the convention of :mod:`ganbook.objectives`: ``NAME_d_loss(real, fake, *, ...)``,
+``NAME_g_loss(fake)``); the state of BEGAN (k_t) and MAGAN (m) is explicit, in small dataclasses
+that the training loop updates in plain sight.
 """
 from __future__ import annotations
 
@@ -29,19 +31,21 @@ def _energies(x: object, name: str) -> torch.Tensor:
 
 
 # -- EBGAN --------------------------------------------------------------------------------------
-def ebgan_d_loss(real_energy: torch.Tensor, fake_energy: torch.Tensor, margin: float) -> torch.Tensor:
-    """EBGAN's discriminator loss, eq. (ch5-ebgan): mean D(x) + mean [m − D(G(z))]₊. Generated
-    samples whose energy already exceeds the margin m no longer push the discriminator."""
-    _energies(real_energy, "real_energy")
-    _energies(fake_energy, "fake_energy")
+def ebgan_d_loss(real: torch.Tensor, fake: torch.Tensor, *, margin: float) -> torch.Tensor:
+    """EBGAN's discriminator loss, eq. (ch5-ebgan): mean D(x) + mean [m − D(G(z))]₊, from the energies
+    ``real`` = D(x) and ``fake`` = D(G(z)), shape (n,). Generated samples whose energy already exceeds
+    the margin m no longer push the discriminator."""
+    _energies(real, "real")
+    _energies(fake, "fake")
     margin = V.positive_float(margin, "margin")
-    return real_energy.mean() + F.relu(margin - fake_energy).mean()
+    return real.mean() + F.relu(margin - fake).mean()
 
 
-def ebgan_g_loss(fake_energy: torch.Tensor) -> torch.Tensor:
-    """EBGAN's (and BEGAN's, MAGAN's) generator loss: mean D(G(z)), the energy of its samples."""
-    _energies(fake_energy, "fake_energy")
-    return fake_energy.mean()
+def ebgan_g_loss(fake: torch.Tensor) -> torch.Tensor:
+    """EBGAN's (and BEGAN's, MAGAN's) generator loss: mean D(G(z)), the energy ``fake`` of its
+    samples, shape (n,)."""
+    _energies(fake, "fake")
+    return fake.mean()
 
 
 def pulling_away(codes: torch.Tensor) -> torch.Tensor:
@@ -82,12 +86,14 @@ class BEGANState:
         return self.k
 
 
-def began_d_loss(real_energy: torch.Tensor, fake_energy: torch.Tensor, k: float) -> torch.Tensor:
-    """BEGAN's discriminator loss, eq. (ch5-began): mean D(x) − k_t · mean D(G(z))."""
-    _energies(real_energy, "real_energy")
-    _energies(fake_energy, "fake_energy")
+def began_d_loss(real: torch.Tensor, fake: torch.Tensor, *, k: float) -> torch.Tensor:
+    """BEGAN's discriminator loss, eq. (ch5-began): mean D(x) − k_t · mean D(G(z)), from the energies
+    ``real`` = D(x) and ``fake`` = D(G(z)), shape (n,), and the current ``k`` = k_t of
+    :class:`BEGANState`."""
+    _energies(real, "real")
+    _energies(fake, "fake")
     k = V.probability(k, "k")
-    return real_energy.mean() - k * fake_energy.mean()
+    return real.mean() - k * fake.mean()
 
 
 def began_convergence(real_energy_mean: float, fake_energy_mean: float, gamma: float) -> float:

@@ -32,22 +32,32 @@ def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
     return V.scores(x, name)
 
 
-def fgan_d_loss(d: FDivergence, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+def _divergence(divergence: str | FDivergence) -> FDivergence:
+    """The :class:`FDivergence` that ``divergence`` (one or its name) stands for."""
+    return fdivergence(divergence, "divergence")
+
+
+def fgan_d_loss(real: torch.Tensor, fake: torch.Tensor, *, divergence: str | FDivergence) -> torch.Tensor:
     """−(E_P[g_f(v)] − E_Q[f*(g_f(v))]), eq. (ch3-fgan-d): minus the variational bound (ch3-bound)
-    at the critic T = g_f ∘ V. Scores have shape (n,); returns a 0-dim tensor."""
-    _scores(real_scores, "real_scores")
-    _scores(fake_scores, "fake_scores")
-    return d.f_star_of_activation(fake_scores).mean() - d.activation(real_scores).mean()
+    at the critic T = g_f ∘ V. ``real``, ``fake``: the critic's raw scores v on a real and a
+    generated batch, shape (n,); ``divergence``: an :class:`FDivergence` or its name. Returns a
+    0-dim tensor."""
+    d = _divergence(divergence)
+    _scores(real, "real")
+    _scores(fake, "fake")
+    return d.f_star_of_activation(fake).mean() - d.activation(real).mean()
 
 
-def fgan_g_loss(d: FDivergence, fake_scores: torch.Tensor, generator_loss: str = "saddle") -> torch.Tensor:
-    """The generator's loss: −E_Q[f*(g_f(v))] ("saddle", eq. ch3-fgan-g) or −E_Q[g_f(v)]
-    ("activation", the variant of section 3.2 of the f-GAN paper)."""
-    _scores(fake_scores, "fake_scores")
+def fgan_g_loss(fake: torch.Tensor, *, divergence: str | FDivergence, generator_loss: str = "saddle") -> torch.Tensor:
+    """The generator's loss from the critic's raw scores ``fake`` on a generated batch:
+    −E_Q[f*(g_f(v))] ("saddle", eq. ch3-fgan-g) or −E_Q[g_f(v)] ("activation", the variant of
+    section 3.2 of the f-GAN paper). ``divergence``: an :class:`FDivergence` or its name."""
+    d = _divergence(divergence)
+    _scores(fake, "fake")
     if generator_loss == "saddle":
-        return -d.f_star_of_activation(fake_scores).mean()
+        return -d.f_star_of_activation(fake).mean()
     if generator_loss == "activation":
-        return -d.activation(fake_scores).mean()
+        return -d.activation(fake).mean()
     raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
 
 
@@ -60,8 +70,8 @@ def fgan(name: str, generator_loss: str = "saddle"):
         raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}")
     suffix = "" if generator_loss == "saddle" else f"({generator_loss})"
     return Objective(f"fgan:{d.name}{suffix}",
-                     lambda real, fake: fgan_d_loss(d, real, fake),
-                     lambda fake: fgan_g_loss(d, fake, generator_loss))
+                     lambda real, fake: fgan_d_loss(real, fake, divergence=d),
+                     lambda fake: fgan_g_loss(fake, divergence=d, generator_loss=generator_loss))
 
 
 def lsgan(a: float = 0.0, b: float = 1.0, c: float = 1.0):
@@ -74,14 +84,14 @@ def lsgan(a: float = 0.0, b: float = 1.0, c: float = 1.0):
     if a == b:
         raise ValueError(f"lsgan needs a ≠ b (the targets for fake and real), got a = b = {a}")
 
-    def d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-        _scores(real_scores, "real_scores")
-        _scores(fake_scores, "fake_scores")
-        return 0.5 * ((real_scores - b) ** 2).mean() + 0.5 * ((fake_scores - a) ** 2).mean()
+    def d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        _scores(real, "real")
+        _scores(fake, "fake")
+        return 0.5 * ((real - b) ** 2).mean() + 0.5 * ((fake - a) ** 2).mean()
 
-    def g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-        _scores(fake_scores, "fake_scores")
-        return 0.5 * ((fake_scores - c) ** 2).mean()
+    def g_loss(fake: torch.Tensor) -> torch.Tensor:
+        _scores(fake, "fake")
+        return 0.5 * ((fake - c) ** 2).mean()
 
     known = {(0.0, 1.0, 1.0): "lsgan", (-1.0, 1.0, 0.0): "lsgan:chi2"}
     return Objective(known.get((a, b, c), f"lsgan(a={a:g}, b={b:g}, c={c:g})"), d_loss, g_loss)

@@ -16,32 +16,36 @@ def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
     return V.batched_scores(x, name)          # (n,), or (S, n) for S seeds: the losses are means
 
 
-def value_function(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def value_function(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """The minimax value, eq. (ch2-value): V(G, D) = E_data[log D(x)] + E_z[log(1 − D(G(z)))],
-    estimated from logits of a real batch and a fake batch. D maximises it."""
-    _scores(real_logits, "real_logits")
-    _scores(fake_logits, "fake_logits")
-    return -F.softplus(-real_logits).mean() - F.softplus(fake_logits).mean()
+    estimated from the discriminator's logits on a real batch (``real``) and a generated batch
+    (``fake``). D maximises it."""
+    _scores(real, "real")
+    _scores(fake, "fake")
+    return -F.softplus(-real).mean() - F.softplus(fake).mean()
 
 
-def minimax_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def minimax_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Discriminator loss = −V(G, D) = E[softplus(−l_real)] + E[softplus(l_fake)]
-    (binary cross-entropy with labels 1 for real and 0 for fake)."""
-    return -value_function(real_logits, fake_logits)
+    (binary cross-entropy with labels 1 for real and 0 for fake), from the logits on a real and a
+    generated batch."""
+    return -value_function(real, fake)
 
 
-def minimax_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Saturating (minimax) generator loss, eq. (ch2-g-minimax): E_z[log(1 − D(G(z)))] = −E[softplus(l)].
-    Its gradient vanishes when D confidently rejects fakes (l → −∞)."""
-    _scores(fake_logits, "fake_logits")
-    return -F.softplus(fake_logits).mean()
+def minimax_g_loss(fake: torch.Tensor) -> torch.Tensor:
+    """Saturating (minimax) generator loss, eq. (ch2-g-minimax): E_z[log(1 − D(G(z)))] = −E[softplus(l)],
+    from the logits ``fake`` on a generated batch. Its gradient vanishes when D confidently rejects
+    fakes (l → −∞)."""
+    _scores(fake, "fake")
+    return -F.softplus(fake).mean()
 
 
-def nonsaturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss, eq. (ch2-g-ns): −E_z[log D(G(z))] = E[softplus(−l)].
-    Same fixed point as the minimax loss, strong gradients when D rejects fakes."""
-    _scores(fake_logits, "fake_logits")
-    return F.softplus(-fake_logits).mean()
+def nonsaturating_g_loss(fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss, eq. (ch2-g-ns): −E_z[log D(G(z))] = E[softplus(−l)], from the
+    logits ``fake`` on a generated batch. Same fixed point as the minimax loss, strong gradients when
+    D rejects fakes."""
+    _scores(fake, "fake")
+    return F.softplus(-fake).mean()
 
 
 def minimax() -> Objective:

@@ -16,14 +16,17 @@ score per sample, shape (n,)), registered by name:
   :class:`FisherObjective` whose Lagrange multiplier is explicit state, updated by
   :meth:`FisherObjective.multiplier_step`; the caller holds that object (``get("fisher")`` refuses).
 
-**Objectives that do not fit the score signature** (written into the notebook's loop, in plain sight):
+**Objectives that do not fit the score signature** (written into the notebook's loop, in plain sight).
+Their losses still follow the package's convention — ``NAME_d_loss(real, fake, *, ...)`` and
+``NAME_g_loss(fake, *, ...)`` of the critic's outputs, everything else keyword-only:
 
 * loss-sensitive GAN, eq. (ch4-lsgan): its margin Δ(x, G(z)) is a distance between the *samples*
-  of a real/generated pair, so the critic loss needs ``margin`` next to the scores;
+  of a real/generated pair, so the critic loss takes ``margin=`` next to the scores;
 * GMMN, eq. (ch4-gmmn): no critic at all — the generator minimises MMD² between *samples*;
-* MMD-GAN, eq. (ch4-mmdgan): MMD² between *embeddings* h(x) (n, m) of a learned encoder, so both
-  players' losses need real and generated embeddings;
-* CramérGAN, eq. (ch4-cramer): energy distance between embeddings, with two generated batches.
+* MMD-GAN, eq. (ch4-mmdgan): MMD² between *embeddings* h(x) (n, m) of a learned encoder, so the
+  generator's loss also takes the real embeddings, ``mmdgan_g_loss(fake, *, real)``;
+* CramérGAN, eq. (ch4-cramer): energy distance between embeddings, with a second generated batch
+  ``fake2=``.
 
 McGAN's interface. The McGAN critic is f(x) = ⟨v, Φ(x)⟩ + ⟨Uᵀ Φ(x), Vᵀ Φ(x)⟩ on features
 Φ(x) ∈ ℝᵐ, with ‖v‖_p ≤ 1 and U, V ∈ ℝ^{m×k} with orthonormal columns. Given Φ, the supremum over
@@ -66,18 +69,20 @@ def _same_width(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
 
 
 # -- WGAN ---------------------------------------------------------------------------------------
-def wasserstein_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """Critic loss of WGAN, eq. (ch4-kr): −(E_P f − E_Q f) = mean f(x̃) − mean f(x).
-    Minimising it pushes the batch estimate of the IPM up."""
-    _scores(real_scores, "real_scores")
-    _scores(fake_scores, "fake_scores")
-    return fake_scores.mean() - real_scores.mean()
+def wasserstein_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Critic loss of WGAN, eq. (ch4-kr): −(E_P f − E_Q f) = mean f(x̃) − mean f(x), from the critic
+    values ``real`` = f(x) and ``fake`` = f(x̃), shape (n,). Minimising it pushes the batch estimate of
+    the IPM up."""
+    _scores(real, "real")
+    _scores(fake, "fake")
+    return fake.mean() - real.mean()
 
 
-def wasserstein_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    """Generator loss of WGAN, eq. (ch4-kr): −E_Q f (E_P f does not depend on the generator)."""
-    _scores(fake_scores, "fake_scores")
-    return -fake_scores.mean()
+def wasserstein_g_loss(fake: torch.Tensor) -> torch.Tensor:
+    """Generator loss of WGAN, eq. (ch4-kr): −E_Q f, from the critic values ``fake`` = f(G(z)), shape
+    (n,) (E_P f does not depend on the generator)."""
+    _scores(fake, "fake")
+    return -fake.mean()
 
 
 def wasserstein() -> Objective:
@@ -86,12 +91,13 @@ def wasserstein() -> Objective:
 
 
 # -- Geometric GAN (hinge) ----------------------------------------------------------------------
-def hinge_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Critic loss of Geometric GAN, eq. (ch4-hinge): E_P[max(0, 1 − f)] + E_Q[max(0, 1 + f)], the
-    SVM hinge loss with labels +1 (real) and −1 (generated)."""
-    _scores(real_scores, "real_scores")
-    _scores(fake_scores, "fake_scores")
-    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+    SVM hinge loss with labels +1 (real) and −1 (generated), from the critic values ``real`` = f(x)
+    and ``fake`` = f(x̃), shape (n,)."""
+    _scores(real, "real")
+    _scores(fake, "fake")
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
 def hinge() -> Objective:
@@ -113,31 +119,31 @@ def ls_margin(real: torch.Tensor, fake: torch.Tensor, scale: float = 1.0, p: flo
     return scale * (real.detach() - fake.detach()).flatten(1).norm(p=p, dim=1)
 
 
-def loss_sensitive_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, margin: torch.Tensor | float,
+def loss_sensitive_d_loss(real: torch.Tensor, fake: torch.Tensor, *, margin: torch.Tensor | float,
                           slope: float = 0.0) -> torch.Tensor:
     """Critic loss of the (generalized) loss-sensitive GAN, eq. (ch4-lsgan), with the book's sign
     convention f = −L_θ (high for real data):
 
         E C(Δ(xᵢ, x̃ᵢ) − f(xᵢ) + f(x̃ᵢ)),  C(a) = max(a, slope·a).
 
-    Pairs (xᵢ, x̃ᵢ) are the rows of the two batches; ``margin`` is Δ, shape (n,) or a number.
+    ``real`` = f(xᵢ) and ``fake`` = f(x̃ᵢ) are the critic values of paired rows, shape (n,);
+    ``margin`` is Δ (:func:`ls_margin` of the samples), shape (n,) or a number.
     ``slope = 0`` is LS-GAN (a hinge: a real sample must beat its partner by the margin);
     ``slope = 1`` is the WGAN loss plus a constant."""
-    _scores(real_scores, "real_scores")
-    _scores(fake_scores, "fake_scores")
-    if real_scores.shape != fake_scores.shape:
-        raise ValueError(f"real_scores and fake_scores must pair up, got shapes {tuple(real_scores.shape)} "
-                         f"and {tuple(fake_scores.shape)}")
+    _scores(real, "real")
+    _scores(fake, "fake")
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must pair up, got shapes {tuple(real.shape)} and {tuple(fake.shape)}")
     slope = V.finite_float(slope, "slope")
     if not 0 <= slope <= 1:
         raise ValueError(f"slope must lie in [0, 1], got {slope}")
     if isinstance(margin, torch.Tensor):
         V.tensor(margin, "margin", ndim=(0, 1))
-        if margin.dim() == 1 and margin.shape != real_scores.shape:
-            raise ValueError(f"margin must have shape {tuple(real_scores.shape)} (one per pair), got {tuple(margin.shape)}")
+        if margin.dim() == 1 and margin.shape != real.shape:
+            raise ValueError(f"margin must have shape {tuple(real.shape)} (one per pair), got {tuple(margin.shape)}")
     else:
         V.finite_float(margin, "margin")
-    return F.leaky_relu(margin - real_scores + fake_scores, negative_slope=slope).mean()
+    return F.leaky_relu(margin - real + fake, negative_slope=slope).mean()
 
 
 # -- McGAN: mean and covariance feature matching -------------------------------------------------
@@ -197,7 +203,7 @@ class McGANCritic(nn.Module):
     weight-clipped network, as in WGAN).
 
     ``members > 1`` holds that many independent critics for an ensemble of data sets (with
-    ``features`` an :class:`ganbook.ensembles.EnsembleMLP` of as many members): rows
+    ``features`` a :class:`ganbook.nets.BatchedMLP` of as many members, in the rows layout): rows
     ``e·n … (e+1)·n − 1`` use member e's v, U, V. Shapes: v (members, m), U and V (members, m, k)."""
 
     def __init__(self, features: nn.Module, m: int, k: int = 1, p: float = 2.0, clip: float = 0.01,
@@ -283,19 +289,15 @@ class FisherObjective(Objective):
         return self.state.multiplier
 
 
-def fisher_terms(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ê = mean f(x) − mean f(x̃) and Ω̂ = ½(mean f(x)² + mean f(x̃)²), eq. (ch4-fisher)."""
-    _scores(real_scores, "real_scores")
-    _scores(fake_scores, "fake_scores")
-    e = real_scores.mean() - fake_scores.mean()
-    omega = 0.5 * (real_scores.pow(2).mean() + fake_scores.pow(2).mean())
+def fisher_terms(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ê = mean f(x) − mean f(x̃) and Ω̂ = ½(mean f(x)² + mean f(x̃)²), eq. (ch4-fisher), from the
+    critic values ``real`` = f(x) and ``fake`` = f(x̃), shape (n,). The Fisher IPM of the critic is
+    Ê / √Ω̂."""
+    _scores(real, "real")
+    _scores(fake, "fake")
+    e = real.mean() - fake.mean()
+    omega = 0.5 * (real.pow(2).mean() + fake.pow(2).mean())
     return e, omega
-
-
-def fisher_ipm_estimate(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """The Fisher IPM of the critic, eq. (ch4-fisher): Ê / √Ω̂ (scale-free)."""
-    e, omega = fisher_terms(real_scores, fake_scores)
-    return e / omega.sqrt()
 
 
 def fisher(rho: float = 1e-6) -> FisherObjective:
@@ -307,8 +309,8 @@ def fisher(rho: float = 1e-6) -> FisherObjective:
     rho = V.positive_float(rho, "rho")
     state = FisherState()
 
-    def d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-        e, omega = fisher_terms(real_scores, fake_scores)
+    def d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        e, omega = fisher_terms(real, fake)
         constraint = 1 - omega
         state.constraint = float(constraint.detach())
         return -(e + state.multiplier * constraint - 0.5 * rho * constraint ** 2)
@@ -324,7 +326,7 @@ MMDGAN_BANDWIDTHS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
 """The bandwidths of Li et al.'s MMD-GAN, on the encoder's embeddings."""
 
 
-def gmmn_loss(real: torch.Tensor, fake: torch.Tensor, bandwidths: Sequence[float] = GMMN_BANDWIDTHS,
+def gmmn_loss(real: torch.Tensor, fake: torch.Tensor, *, bandwidths: Sequence[float] = GMMN_BANDWIDTHS,
               unbiased: bool = True) -> torch.Tensor:
     """GMMN's generator loss, eq. (ch4-gmmn): MMD² between the samples (n, d) and (m, d) with a
     mixture of Gaussian kernels. There is no critic: this is a loss on *samples*, so it does not fit
@@ -333,21 +335,23 @@ def gmmn_loss(real: torch.Tensor, fake: torch.Tensor, bandwidths: Sequence[float
     return mmd2(real.flatten(1), fake.flatten(1), kernel="gaussian", bandwidths=bandwidths, unbiased=unbiased)
 
 
-def mmdgan_g_loss(real_emb: torch.Tensor, fake_emb: torch.Tensor,
+def mmdgan_g_loss(fake: torch.Tensor, *, real: torch.Tensor,
                   bandwidths: Sequence[float] = MMDGAN_BANDWIDTHS) -> torch.Tensor:
-    """MMD-GAN's generator loss, eq. (ch4-mmdgan): the unbiased MMD² between embeddings
-    h(x) (n, m) and h(G(z)) (n', m) with a Gaussian-mixture kernel (a loss on embeddings)."""
+    """MMD-GAN's generator loss, eq. (ch4-mmdgan): the unbiased MMD² between the encoder's embeddings
+    ``real`` = h(x) (n, m) and ``fake`` = h(G(z)) (n', m) with a Gaussian-mixture kernel (a loss on
+    embeddings)."""
 
-    _features(real_emb, "real_emb", 2)
-    _features(fake_emb, "fake_emb", 2)
-    return mmd2(real_emb, fake_emb, kernel="gaussian", bandwidths=bandwidths, unbiased=True)
+    _features(real, "real", 2)
+    _features(fake, "fake", 2)
+    return mmd2(real, fake, kernel="gaussian", bandwidths=bandwidths, unbiased=True)
 
 
-def mmdgan_d_loss(real_emb: torch.Tensor, fake_emb: torch.Tensor,
+def mmdgan_d_loss(real: torch.Tensor, fake: torch.Tensor, *,
                   bandwidths: Sequence[float] = MMDGAN_BANDWIDTHS) -> torch.Tensor:
-    """MMD-GAN's critic loss, eq. (ch4-mmdgan): −MMD² of the embeddings (the encoder *maximises*
-    the discrepancy; the autoencoder term that keeps it injective is added in the loop)."""
-    return -mmdgan_g_loss(real_emb, fake_emb, bandwidths)
+    """MMD-GAN's critic loss, eq. (ch4-mmdgan): −MMD² of the embeddings ``real`` = h(x) (n, m) and
+    ``fake`` = h(x̃) (n', m) (the encoder *maximises* the discrepancy; the autoencoder term that keeps
+    it injective is added in the loop)."""
+    return -mmdgan_g_loss(fake, real=real, bandwidths=bandwidths)
 
 
 def cramer_critic(h_x: torch.Tensor, h_ref: torch.Tensor) -> torch.Tensor:
@@ -361,22 +365,25 @@ def cramer_critic(h_x: torch.Tensor, h_ref: torch.Tensor) -> torch.Tensor:
     return (h_x - h_ref).norm(dim=1) - h_x.norm(dim=1)
 
 
-def cramer_g_loss(h_real: torch.Tensor, h_fake: torch.Tensor, h_fake2: torch.Tensor) -> torch.Tensor:
+def cramer_g_loss(fake: torch.Tensor, *, real: torch.Tensor, fake2: torch.Tensor) -> torch.Tensor:
     """CramérGAN's generator loss, eq. (ch4-cramer): E‖h(x) − h(x̃)‖ + E‖h(x) − h(x̃')‖ − E‖h(x̃) − h(x̃')‖,
-    the energy distance of the embeddings up to the term E‖h(x) − h(x')‖ that G cannot change."""
-    for name, t in (("h_real", h_real), ("h_fake", h_fake), ("h_fake2", h_fake2)):
+    the energy distance of the embeddings up to the term E‖h(x) − h(x')‖ that G cannot change.
+    ``fake`` = h(x̃), ``real`` = h(x) and ``fake2`` = h(x̃') (a second, independent generated batch)
+    are embeddings of shape (n, m) whose rows pair up."""
+    for name, t in (("real", real), ("fake", fake), ("fake2", fake2)):
         _features(t, name)
-    if not h_real.shape == h_fake.shape == h_fake2.shape:
-        raise ValueError(f"h_real, h_fake, h_fake2 must have one shape, got {tuple(h_real.shape)}, "
-                         f"{tuple(h_fake.shape)}, {tuple(h_fake2.shape)}")
-    return ((h_real - h_fake).norm(dim=1) + (h_real - h_fake2).norm(dim=1)
-            - (h_fake - h_fake2).norm(dim=1)).mean()
+    if not real.shape == fake.shape == fake2.shape:
+        raise ValueError(f"real, fake, fake2 must have one shape, got {tuple(real.shape)}, "
+                         f"{tuple(fake.shape)}, {tuple(fake2.shape)}")
+    return ((real - fake).norm(dim=1) + (real - fake2).norm(dim=1)
+            - (fake - fake2).norm(dim=1)).mean()
 
 
-def cramer_d_loss(h_real: torch.Tensor, h_fake: torch.Tensor, h_fake2: torch.Tensor) -> torch.Tensor:
+def cramer_d_loss(real: torch.Tensor, fake: torch.Tensor, *, fake2: torch.Tensor) -> torch.Tensor:
     """CramérGAN's critic loss (without its gradient penalty): −(mean f(x) − mean f(x̃)) with
-    f = :func:`cramer_critic` (·, h(x̃'))."""
-    return -(cramer_critic(h_real, h_fake2).mean() - cramer_critic(h_fake, h_fake2).mean())
+    f = :func:`cramer_critic` (·, h(x̃')), from the embeddings ``real`` = h(x), ``fake`` = h(x̃) and
+    ``fake2`` = h(x̃') of a second generated batch, shape (n, m)."""
+    return -(cramer_critic(real, fake2).mean() - cramer_critic(fake, fake2).mean())
 
 
 register("wasserstein", wasserstein)
@@ -389,5 +396,5 @@ hold("fisher", "its Lagrange multiplier is state that outlives a batch: create i
 __all__ = ["wasserstein", "wasserstein_d_loss", "wasserstein_g_loss", "hinge", "hinge_d_loss", "ls_margin",
            "loss_sensitive_d_loss", "dual_exponent", "mean_feature_distance", "second_moment",
            "covariance_feature_distance", "McGANCritic", "mcgan", "FisherState", "FisherObjective", "fisher",
-           "fisher_terms", "fisher_ipm_estimate", "gmmn_loss", "mmdgan_g_loss", "mmdgan_d_loss",
+           "fisher_terms", "gmmn_loss", "mmdgan_g_loss", "mmdgan_d_loss",
            "cramer_critic", "cramer_g_loss", "cramer_d_loss", "GMMN_BANDWIDTHS", "MMDGAN_BANDWIDTHS"]

@@ -1,17 +1,22 @@
-"""Regularizers of the critic (chapter 4): functions of ``(D, real, fake)`` that the training loop
-adds to the discriminator's loss, and weight clipping, applied after each critic update.
+"""Regularizers of the critic (chapter 4): penalties ``NAME_penalty(D, real, fake, *, weight,
+generator)`` that the training loop adds to the discriminator's loss, and weight clipping, applied
+after each critic update.
 
 * :func:`gradient_penalty` — WGAN-GP, eq. (ch4-gp): (‖∇D(x̂)‖ − 1)² at random interpolates
   x̂ = εx + (1 − ε)x̃ between paired real and generated samples, ε ~ U[0, 1] drawn once per pair;
 * :func:`dragan_penalty` — DRAGAN, eq. (ch4-dragan): the same penalty at points near the data only;
-* :func:`r1`, :func:`r2` — zero-centred penalties ‖∇D‖² at real (R1) or generated (R2) points;
+* :func:`r1_penalty`, :func:`r2_penalty` — zero-centred penalties ‖∇D‖² at real (R1) or generated
+  (R2) points;
 * :func:`clip_weights` — WGAN's weight clipping to [−c, c], eq. (ch4-clip).
 
-All penalties return the batch mean times ``weight`` (a 0-dim tensor that keeps the graph, so that
+A penalty takes the critic D and the SAMPLES ``real`` and ``fake`` (not the critic's outputs: it
+looks inside D, at its gradient); every other argument is keyword-only. ``generator`` (a
+``torch.Generator`` or None for the global stream) supplies any noise a penalty draws. All penalties
+return the batch mean times ``weight`` (a 0-dim tensor that keeps the graph, so that
 ``loss.backward()`` differentiates through ∇D: a *second-order* derivative). With
 ``functools.partial(gradient_penalty, weight=10.0)`` they fit :class:`ganbook.train.Trainer`'s
-``d_regularizer(D, real, fake)``; ``functools.partial(clip_weights, c=0.01)`` fits its
-``d_post_step(D)``.
+``d_regularizer``, which it calls as ``d_regularizer(D, real, fake, generator=<its own stream>)``;
+``functools.partial(clip_weights, c=0.01)`` fits its ``d_post_step(D)``.
 
 Samples are the rows of ``real`` and ``fake``: shape (n, ...) — points (n, d) or images
 (n, c, h, w). Gradient norms are taken over all the other axes, one norm per sample.
@@ -53,7 +58,7 @@ def _uniform_per_sample(x: torch.Tensor, generator: torch.Generator | None) -> t
     return torch.rand(shape, generator=generator, device=where).to(device=x.device, dtype=x.dtype)
 
 
-def critic_gradient(D: Critic, x: torch.Tensor, create_graph: bool = True) -> torch.Tensor:
+def critic_gradient(D: Critic, x: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
     """∇ₓD(x) for every sample, shape (n, ...) like ``x``. Because the samples of a batch do not
     interact inside D (no batch norm in a critic), the gradient of Σᵢ D(xᵢ) with respect to xᵢ is
     ∇D(xᵢ). ``create_graph=True`` keeps the graph so that a penalty on it can be differentiated
@@ -72,7 +77,7 @@ def _norms(grad: torch.Tensor) -> torch.Tensor:
     return grad.flatten(1).norm(dim=1)                                     # (n,)
 
 
-def interpolates(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def interpolates(real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """x̂ᵢ = εᵢxᵢ + (1 − εᵢ)x̃ᵢ with εᵢ ~ U[0, 1] drawn once per pair (the same ε for every coordinate
     of a sample), eq. (ch4-gp). Shape (n, ...)."""
     real, fake = _pair(real, fake)
@@ -80,25 +85,25 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor, generator: torch.Genera
     return eps * real.detach() + (1 - eps) * fake.detach()
 
 
-def gradient_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor, weight: float = 1.0,
+def gradient_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor, *, weight: float = 1.0,
                      generator: torch.Generator | None = None, target: float = 1.0) -> torch.Tensor:
     """WGAN-GP's penalty, eq. (ch4-gp): weight · E_x̂ (‖∇D(x̂)‖ − target)², x̂ on random points of
     the segments between the paired rows of ``real`` and ``fake`` (:func:`interpolates`).
     Gulrajani et al. use weight λ = 10 and target 1."""
     V.positive_float(weight, "weight", allow_zero=True)
     V.finite_float(target, "target")
-    x_hat = interpolates(real, fake, generator)
+    x_hat = interpolates(real, fake, generator=generator)
     return weight * ((_norms(critic_gradient(D, x_hat)) - target) ** 2).mean()
 
 
-def dragan_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor | None = None, weight: float = 1.0,
+def dragan_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor | None = None, *, weight: float = 1.0,
                    noise: float = 0.5, generator: torch.Generator | None = None,
                    target: float = 1.0, std: float | torch.Tensor | None = None) -> torch.Tensor:
     """DRAGAN's local penalty, eq. (ch4-dragan): weight · E (‖∇D(x + δ)‖ − target)² with
     δ ~ N(0, c²I), c = ``noise`` · σ, where σ is ``std`` or, by default, the standard deviation of the
     real batch over all its entries: the gradient is constrained only in a neighbourhood of the data.
     ``std`` may be a tensor that broadcasts against ``real`` (one σ per sample, for batches that mix data
-    sets). ``fake`` is ignored (it is there so that the function fits ``d_regularizer(D, real, fake)``).
+    sets). ``fake`` is ignored (it is there so that the function fits the penalty shape ``(D, real, fake)``).
     Kodali et al. use weight 10 in paper and code; the perturbation here keeps the scale of their released
     code (0.5 · std) with the Gaussian shape of their paper: the code shifts by 0.5 · std · U[0, 1), the
     paper writes δ ~ N(0, cI) with c ≈ 10."""
@@ -122,18 +127,24 @@ def dragan_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor | None = No
     return weight * ((_norms(critic_gradient(D, x)) - target) ** 2).mean()
 
 
-def r1(D: Critic, real: torch.Tensor, fake: torch.Tensor | None = None, weight: float = 1.0) -> torch.Tensor:
+def r1_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor | None = None, *, weight: float = 1.0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
     """Zero-centred penalty at the data (Mescheder et al.'s R1): weight · E_P ‖∇D(x)‖².
-    Their γ corresponds to weight = γ/2. ``fake`` is ignored."""
+    Their γ corresponds to weight = γ/2. ``fake`` is ignored; so is ``generator`` (R1 draws no noise:
+    it is there so that the function fits the Trainer's ``d_regularizer``)."""
     V.tensor(real, "real", min_rows=1)
     V.positive_float(weight, "weight", allow_zero=True)
+    V.generator(generator)
     return weight * (_norms(critic_gradient(D, real)) ** 2).mean()
 
 
-def r2(D: Critic, real: torch.Tensor | None, fake: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    """Zero-centred penalty at generated samples (R2): weight · E_Q ‖∇D(x̃)‖². ``real`` is ignored."""
+def r2_penalty(D: Critic, real: torch.Tensor | None, fake: torch.Tensor, *, weight: float = 1.0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """Zero-centred penalty at generated samples (R2): weight · E_Q ‖∇D(x̃)‖². ``real`` and
+    ``generator`` are ignored (R2 draws no noise)."""
     V.tensor(fake, "fake", min_rows=1)
     V.positive_float(weight, "weight", allow_zero=True)
+    V.generator(generator)
     return weight * (_norms(critic_gradient(D, fake)) ** 2).mean()
 
 
@@ -148,4 +159,5 @@ def clip_weights(D: nn.Module, c: float = 0.01) -> None:
         p.clamp_(-c, c)
 
 
-__all__ = ["critic_gradient", "interpolates", "gradient_penalty", "dragan_penalty", "r1", "r2", "clip_weights"]
+__all__ = ["critic_gradient", "interpolates", "gradient_penalty", "dragan_penalty", "r1_penalty", "r2_penalty",
+           "clip_weights"]

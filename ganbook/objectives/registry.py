@@ -22,7 +22,8 @@ _HELD: dict[str, str] = {}
 
 @dataclass(frozen=True)
 class Objective:
-    """A named pair of losses with the uniform signature of the book."""
+    """A named pair of losses with the uniform signature of the book: ``d_loss(real, fake)`` and
+    ``g_loss(fake)``, functions of the discriminator's outputs on a real and a generated batch."""
 
     name: str
     d_loss: LossD
