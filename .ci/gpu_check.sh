@@ -20,7 +20,7 @@ fi
 
 status=0
 echo "=== gpu-check: tests/test_devices.py (every test marked cuda lives there, beside its CPU twin)"
-"$python" -m pytest -p no:cacheprovider -q tests/test_devices.py 2>&1 | tee "$out/gpu_tests.log"
+"$python" -m pytest -p no:cacheprovider -q tests/test_devices.py tests/test_spectral.py tests/test_shapes.py 2>&1 | tee "$out/gpu_tests.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
 
 echo "=== gpu-check: every chapter on CUDA, one at a time"

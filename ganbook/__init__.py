@@ -3,14 +3,16 @@
 Submodules are imported on first use (``ganbook.data``, ``ganbook.nets``, ...), so that
 ``import ganbook`` stays fast and has no side effects.
 
-The package map mirrors the book. Core: ``data`` (toy and shipped data sets), ``nets`` (the MLP
+The package map mirrors the book. Core: ``data`` (toy and shipped data sets; ``shapes``, the procedural
+colour images with known factors), ``nets`` (the MLP
 builder, the one batched MLP ``nets.BatchedMLP``, DCGAN pairs), ``nets_ae``; ``divergences``
 (``classic``: chapter 1's KL/JS; ``fdiv``: chapter 3's f-divergence table; ``ipm``: chapter 4's MMD,
 energy distance, W1) on the leaf ``kernels`` (the one kernel and MMD² core, also used by
 ``metrics``); ``objectives`` (one module per chapter: ``gan``, ``fgan``, ``ipm``, ``penalties``,
 ``energy``, ``smoothing``, registered by name in the leaf ``objectives.registry``); ``collapse``
 (``discriminator``: chapter 8a, ``game``: chapter 8b, ``rejection``: discriminator rejection
-sampling); ``train`` (the Trainer), ``dirac`` (chapter 7), ``metrics`` (chapter 15), ``errors``.
+sampling); ``spectral`` (spectral normalization and Lipschitz bounds, for chapter 6); ``train`` (the
+Trainer), ``dirac`` (chapter 7), ``metrics`` (chapter 15), ``errors``.
 On top of the core, never imported by it: ``bench`` (chapter 8's benchmark: ``methods``,
 ``protocol``, ``report``, ``python -m ganbook.bench``), ``check`` (exercise checks), ``plot``,
 ``widgets``, ``teach``.
@@ -43,6 +45,8 @@ _SUBMODULES = (
     "nets_ae",
     "objectives",
     "plot",
+    "shapes",
+    "spectral",
     "train",
     "widgets",
 )

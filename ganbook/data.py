@@ -7,6 +7,9 @@ The 2D mixtures follow the published mode-coverage protocol (VEEGAN / PacGAN):
 
 * ring: 8 components, means (cos 2πk/8, sin 2πk/8), standard deviation 0.01;
 * grid: 25 components, means {−4, −2, 0, 2, 4}², standard deviation 0.05.
+
+:func:`shapes` (from :mod:`ganbook.shapes`) generates coloured images of one shape each with their
+factors (class, position, scale, rotation, colour) and coverage masks, at any size, offline.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import Sequence
 import torch
 
 from . import _validate as V
+from .shapes import ShapesBatch, shapes  # noqa: F401  (re-exported: ganbook.data.shapes)
 
 
 def _draw(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device,
