@@ -11,7 +11,7 @@ energy distance, W1) on the leaf ``kernels`` (the one kernel and MMD² core, als
 ``metrics``); ``objectives`` (one module per chapter: ``gan``, ``fgan``, ``ipm``, ``penalties``,
 ``energy``, ``smoothing``, registered by name in the leaf ``objectives.registry``); ``collapse``
 (``discriminator``: chapter 8a, ``game``: chapter 8b, ``rejection``: discriminator rejection
-sampling); ``spectral`` (spectral normalization and Lipschitz bounds, for chapter 6); ``train`` (the
+sampling); ``spectral`` (spectral normalization and Lipschitz bounds, for chapter 6 (coming)); ``train`` (the
 Trainer), ``dirac`` (chapter 7), ``metrics`` (chapter 15), ``errors``.
 On top of the core, never imported by it: ``bench`` (chapter 8's benchmark: ``methods``,
 ``protocol``, ``report``, ``python -m ganbook.bench``), ``check`` (exercise checks), ``plot``,
