@@ -19,8 +19,8 @@ fi
 "$python" -c 'import torch; print("gpu-check: torch", torch.__version__, "on", torch.cuda.get_device_name(0))'
 
 status=0
-echo "=== gpu-check: tests/test_devices.py (every test marked cuda lives there, beside its CPU twin)"
-"$python" -m pytest -p no:cacheprovider -q tests/test_devices.py tests/test_spectral.py tests/test_shapes.py 2>&1 | tee "$out/gpu_tests.log"
+echo "=== gpu-check: every test marked cuda (tests/conftest.py skips them without a GPU; here they run)"
+"$python" -m pytest -p no:cacheprovider -q -m cuda tests 2>&1 | tee "$out/gpu_tests.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
 
 echo "=== gpu-check: every chapter on CUDA, one at a time"

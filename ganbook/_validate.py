@@ -29,21 +29,24 @@ def tensor(x: object, name: str, *, ndim: int | Sequence[int] | None = None,
     return x
 
 
-def scores(x: object, name: str) -> torch.Tensor:
-    """A loss's input: a 1-D floating-point batch of scores (logits, critic values, energies), shape
-    (n,), n ≥ 1. Only the shape and dtype are checked (free); whether the values are finite is the
+def scores(x: object, name: str, *, batched: bool = False) -> torch.Tensor:
+    """A loss's input: a floating-point batch of scores (logits, critic values, energies), shape (n,),
+    n ≥ 1. With ``batched=True``, for a loss that is a mean over all its entries (the GAN losses), also
+    with leading axes, e.g. (S, n) for S seeds trained side by side, whose sum over seeds is S times
+    the mean. Only the shape and dtype are checked (free); whether the values are finite is the
     training loop's check, made once every few steps, because reading a tensor's values on the host
     waits for the device."""
-    return tensor(x, name, ndim=1, min_rows=1, finite=False)
-
-
-def batched_scores(x: object, name: str) -> torch.Tensor:
-    """The input of a loss that is a mean over all its entries (the GAN losses): scores of shape (n,)
-    or with leading axes, e.g. (S, n) for S seeds trained side by side, whose sum over seeds is S times
-    the mean. Shape and dtype only, like :func:`scores`."""
-    x = tensor(x, name, min_rows=1, finite=False)
-    if x.dim() == 0 or x.numel() == 0:
+    tensor(x, name, ndim=None if batched else 1, min_rows=1, finite=False)
+    if x.numel() == 0:
         raise ValueError(f"{name} must be a non-empty batch of scores, got shape {tuple(x.shape)}")
+    return x
+
+
+def rows(x: object, name: str) -> torch.Tensor:
+    """A batch of rows, shape (..., n, d) with n ≥ 1 (leading dimensions, e.g. seeds, allowed)."""
+    tensor(x, name, min_rows=1)
+    if x.dim() < 2 or x.shape[-2] == 0:
+        raise ValueError(f"{name} must have shape (..., n, d) with n >= 1, got {tuple(x.shape)}")
     return x
 
 

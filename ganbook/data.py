@@ -20,7 +20,7 @@ from typing import Sequence
 import torch
 
 from . import _validate as V
-from .shapes import ShapesBatch, shapes  # noqa: F401  (re-exported: ganbook.data.shapes)
+from .shapes import shapes  # noqa: F401  (re-exported: ganbook.data.shapes)
 
 
 def _draw(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device,

@@ -203,7 +203,6 @@ def trajectory(method: str = "minimax", start: tuple[float, float] = (1.0, 1.0),
     for _ in range(steps):
         theta, psi = _step(theta, psi, method, h, alternating, **kw)
         if not bool(torch.isfinite(theta) & torch.isfinite(psi)):
-
             raise TrainingDiverged(f"Dirac-GAN {method!r} diverged after {len(out)} steps (h = {h})")
         out.append(torch.stack([theta, psi]))
     return torch.stack(out)

@@ -74,6 +74,12 @@ def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: 
     degree = V.positive_int(degree, "degree")
     gamma = 1.0 / x.shape[1] if gamma is None else V.positive_float(gamma, "gamma")
     coef = V.positive_float(coef, "coef", allow_zero=True)
+    return _polynomial(x, y, degree, gamma, coef)
+
+
+def _polynomial(x: torch.Tensor, y: torch.Tensor, degree: int, gamma: float, coef: float) -> torch.Tensor:
+    """(γ xᵢᵀyⱼ + c)^degree without input checks: for callers that checked x, y and the parameters
+    once and evaluate the kernel block by block (KID)."""
     return torch.addmm(x.new_full((1, 1), coef), x, y.T, alpha=gamma).pow(degree)
 
 

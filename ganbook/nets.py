@@ -128,7 +128,8 @@ class BatchedMLP(nn.Module):
     def from_nets(cls, nets: Sequence[nn.Sequential], squeeze: bool = False) -> "BatchedMLP":
         """Stack MLPs of one shape (from :func:`mlp`: Linear layers with one activation between them)
         into one BatchedMLP whose member k starts from the weights of ``nets[k]``. It draws nothing from
-        the global random stream, so the networks created after it do not depend on it."""
+        the global random stream (it is built on the meta device, without data, then given the nets'
+        weights), so the networks created after it do not depend on it."""
         if not nets:
             raise ValueError("nets must be a non-empty list of nn.Sequential MLPs")
         linear = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
@@ -146,10 +147,10 @@ class BatchedMLP(nn.Module):
         if any(sh != shapes[0] for sh in shapes) or not shapes[0]:
             raise ValueError(f"nets must be MLPs of one shape, got layer shapes {shapes}")
         sizes = [shapes[0][0][1]] + [out for out, _ in shapes[0]]
-        with torch.random.fork_rng(devices=[]):     # its weights are copied below: the global stream is left as it was
+        with torch.device("meta"):                   # no data, so no initial draw: the weights are copied below
             net = cls(sizes[0], sizes[-1], sizes[1:-1], members=len(nets), activation=activation, squeeze=squeeze)
         first = linear[0][0].weight
-        net = net.to(first.device, first.dtype)                             # the stacked nets' dtype and device
+        net = net.to_empty(device=first.device).to(first.dtype)             # the stacked nets' device and dtype
         with torch.no_grad():
             for i in range(len(sizes) - 1):
                 net.weights[i].copy_(torch.stack([layers[i].weight.T for layers in linear]))
@@ -189,18 +190,14 @@ class BatchedMLP(nn.Module):
         """A standalone ``nn.Sequential`` copy of member ``e`` (for plots and single-network tools)."""
         if not 0 <= e < self.members:
             raise ValueError(f"e must lie in [0, {self.members}), got {e}")
-        layers: list[nn.Module] = []
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            lin = nn.Linear(w.shape[1], w.shape[2]).to(w.device, w.dtype)
-            with torch.no_grad():
+        net = mlp(self.in_dim, self.out_dim, self.sizes[1:-1], activation=self.activation, squeeze=self.squeeze)
+        first = self.weights[0]
+        net = net.to(first.device, first.dtype)
+        with torch.no_grad():
+            for lin, w, b in zip((m for m in net if isinstance(m, nn.Linear)), self.weights, self.biases):
                 lin.weight.copy_(w[e].T)
                 lin.bias.copy_(b[e, 0])
-            layers.append(lin)
-            if i < len(self.weights) - 1:
-                layers.append(_activation(self.activation, "activation"))
-        if self.squeeze:
-            layers.append(Squeeze())
-        return nn.Sequential(*layers)
+        return net
 
 
 class DCGANGenerator8(nn.Module):

@@ -24,6 +24,7 @@ computes the latter.
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Iterator, Sequence
 
 import torch
@@ -33,17 +34,17 @@ from torch.nn.utils import parametrize
 
 from . import _validate as V
 
-LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 _EPS = 1e-12
 
 
 def _layer(module: object, name: str) -> nn.Module:
-    if not isinstance(module, LAYERS):
+    if not isinstance(module, _LAYERS):
         raise TypeError(f"{name} must be an nn.Linear, nn.Conv2d or nn.ConvTranspose2d, got {type(module).__name__}")
     return module
 
 
-def out_dim(module: nn.Module) -> int:
+def _out_dim(module: nn.Module) -> int:
     """The weight's dimension that indexes outputs: 1 for a transposed convolution (its kernel is
     (in, out, kh, kw)), 0 otherwise."""
     return 1 if isinstance(module, nn.ConvTranspose2d) else 0
@@ -136,7 +137,7 @@ class SpectralNorm(nn.Module):
         self.register_buffer("v", v)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        matrix = weight.movedim(self.dim, 0).reshape(weight.shape[self.dim], -1)
+        matrix = as_matrix(weight, self.dim)
         if self.training:
             sigma, u, v = _power_steps(matrix, self.u, self.n_iter)
             with torch.no_grad():                 # in place, so that the buffers stay the module's
@@ -167,7 +168,7 @@ def spectral_norm(module: nn.Module, n_iter: int = 1, generator: torch.Generator
     # unsafe=True skips register_parametrization's trial forward, which would take a power step
     # before the first training step (the parametrization keeps shape and dtype, what it checks).
     parametrize.register_parametrization(
-        module, name, SpectralNorm(weight, n_iter=n_iter, dim=out_dim(module), generator=generator), unsafe=True)
+        module, name, SpectralNorm(weight, n_iter=n_iter, dim=_out_dim(module), generator=generator), unsafe=True)
     return module
 
 
@@ -177,7 +178,7 @@ def apply_spectral_norm(net: nn.Module, n_iter: int = 1, generator: torch.Genera
     ``net``."""
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be an nn.Module, got {type(net).__name__}")
-    layers = [m for m in net.modules() if isinstance(m, LAYERS)]
+    layers = [m for m in net.modules() if isinstance(m, _LAYERS)]
     if not layers:
         raise ValueError("net has no nn.Linear, nn.Conv2d or nn.ConvTranspose2d layer to normalise")
     for layer in layers:
@@ -204,7 +205,7 @@ def kernel_norm(layer: nn.Module) -> float:
     norm (:func:`conv_operator_norm`)."""
     layer = _layer(layer, "layer")
     with torch.no_grad(), _evaluating(layer):
-        matrix = as_matrix(layer.weight, out_dim(layer))
+        matrix = as_matrix(layer.weight, _out_dim(layer))
         return float(torch.linalg.matrix_norm(matrix.double(), ord=2))
 
 
@@ -233,17 +234,14 @@ def lipschitz_bound(net: nn.Module) -> float:
         raise TypeError(f"net must be an nn.Module, got {type(net).__name__}")
     norms = []
     for m in net.modules():
-        if isinstance(m, LAYERS):
+        if isinstance(m, _LAYERS):
             norms.append(kernel_norm(m))
-        elif not isinstance(m, parametrize.ParametrizationList) and any(True for _ in m.parameters(recurse=False)):
+        elif not isinstance(m, parametrize.ParametrizationList) and next(m.parameters(recurse=False), None) is not None:
             raise ValueError(f"net contains a {type(m).__name__} with parameters: the product bound covers only "
                              "Linear/Conv2d/ConvTranspose2d layers and parameter-free activations")
     if not norms:
         raise ValueError("net has no nn.Linear, nn.Conv2d or nn.ConvTranspose2d layer")
-    bound = 1.0
-    for n in norms:
-        bound *= n
-    return bound
+    return math.prod(norms)
 
 
 def conv_operator_norm(conv: nn.Module, input_shape: Sequence[int], n_iter: int = 200,

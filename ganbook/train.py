@@ -189,11 +189,11 @@ class Trainer:
         first = self.steps_done - len(values) + 1
         self._pending = []
         for i, (d, g) in enumerate(values):
-            if not (math.isfinite(d) and math.isfinite(g)):
-                which = "discriminator" if not math.isfinite(d) else "generator"
-                raise TrainingDiverged(
-                    f"training diverged at step {first + i - 1}: the {which} loss is {d if which[0] == 'd' else g}. "
-                    "Lower the learning rate, change the objective, or add a regularizer.")
+            for which, value in (("discriminator", d), ("generator", g)):
+                if not math.isfinite(value):
+                    raise TrainingDiverged(
+                        f"training diverged at step {first + i - 1}: the {which} loss is {value}. "
+                        "Lower the learning rate, change the objective, or add a regularizer.")
         self._history.step.extend(range(first, self.steps_done + 1))
         self._history.d_loss.extend(d for d, _ in values)
         self._history.g_loss.extend(g for _, g in values)

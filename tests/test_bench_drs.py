@@ -52,6 +52,20 @@ def test_rejection_draw_returns_every_proposal_and_the_kept_subset(run):
     assert set(map(tuple, kept.tolist())) <= set(map(tuple, x.tolist()))
 
 
+def test_rejection_comparisons_count_the_proposals_up_to_the_nth_kept_one():
+    """Proposals 0..5 of a known mask: the 2nd kept one is proposal 3, so 4 proposals are used; of the
+    first 2 proposals rejection keeps 1."""
+    target = bench.DATASETS["ring"]()
+    x = target.means[[0, 1, 2, 3, 4, 5]].float()                             # one proposal at each of 6 modes
+    keep = torch.tensor([True, False, False, True, False, True])
+    c = bench.rejection_comparisons(x, keep, 2, target)
+    assert c == {"used": 4, "used_modes": 4, "first_modes": 2, "budget_kept": 1, "budget_modes": 1}
+    with pytest.raises(ValueError, match="n=4"):
+        bench.rejection_comparisons(x, keep, 4, target)
+    with pytest.raises(ValueError, match="bool mask"):
+        bench.rejection_comparisons(x, keep[:5], 2, target)
+
+
 def test_rejection_draw_bookkeeping_with_a_known_critic(run):
     """A critic with logit 0 on a fixed half-plane and −1e4 elsewhere keeps exactly the proposals of
     that half-plane (M = 0, acceptance exp(0 − 0) = 1), and none of the others."""

@@ -89,7 +89,10 @@ def test_member_s_depends_on_its_own_generator_only():
 def test_from_nets_stacks_existing_mlps():
     torch.manual_seed(4)
     mlps = [nets.mlp(2, 1, (8, 8), activation="tanh", squeeze=True).double() for _ in range(3)]
-    net = nets.BatchedMLP.from_nets(mlps, squeeze=True).double()
+    state = torch.get_rng_state()
+    net = nets.BatchedMLP.from_nets(mlps, squeeze=True)
+    assert torch.equal(torch.get_rng_state(), state)           # nothing drawn from the global stream
+    assert net.weights[0].dtype == torch.float64 and all(p.requires_grad for p in net.parameters())
     assert net.activation == "tanh" and net.sizes == [2, 8, 8, 1]
     x = torch.randn(3, 6, 2, dtype=torch.float64)
     out = net(x)

@@ -216,7 +216,7 @@ def test_bad_input_names_the_argument(call, match):
         call()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.cuda
 @pytest.mark.parametrize("background", ["plain", "textured"])
 def test_cuda_gives_the_same_batch(background):
     cpu = S.shapes(500, 32, generator=gen(10), background=background)

@@ -276,7 +276,6 @@ def test_bad_arguments_raise():
 # --- CUDA ------------------------------------------------------------------------------------------
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_spectral_norm_on_cuda():
     torch.manual_seed(22)
     net = apply_spectral_norm(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 1)),

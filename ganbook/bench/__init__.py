@@ -50,8 +50,8 @@ from .methods import (DRAGAN, GAN, MADGAN, METHODS, MRGAN, REPORTING_SEED_START,
                       step_instance_noise, step_label_smoothing, step_madgan, step_minibatch, step_mrgan,
                       step_pacgan, step_unrolled, step_veegan)
 from .protocol import (DATASETS, N_EVAL, N_TRAIN, Result, build, critic_logits, evaluate, lr_factor,
-                       paired_evaluation, rejection_draw, rejection_samples, samples, train_method, unpacked_critic,
-                       update_ema)
+                       paired_evaluation, rejection_comparisons, rejection_draw, rejection_samples, samples,
+                       train_method, unpacked_critic, update_ema)
 from .report import (PAIRED_COLUMNS, RECORDED, RECORDED_PAIRED, cpu_model, merge, paired_csv, parse_seeds,
                      parse_table, recorded, recorded_paired, report_text, seeds_cell, summary, table)
 from .state import Players, Run, Settings, discriminator, encoder, flat_critic, generator
@@ -67,7 +67,8 @@ __all__ = [
     "Method", "METHODS", "TUNED", "TUNING_SEEDS", "REPORTING_SEED_START",
     # protocol
     "DATASETS", "N_TRAIN", "N_EVAL", "build", "train_method", "Result", "lr_factor", "update_ema", "samples",
-    "unpacked_critic", "critic_logits", "rejection_draw", "rejection_samples", "evaluate", "paired_evaluation",
+    "unpacked_critic", "critic_logits", "rejection_draw", "rejection_samples", "rejection_comparisons", "evaluate",
+    "paired_evaluation",
     # report
     "summary", "seeds_cell", "parse_seeds", "table", "RECORDED", "recorded", "RECORDED_PAIRED", "PAIRED_COLUMNS",
     "paired_csv", "recorded_paired", "parse_table", "cpu_model", "report_text", "merge",

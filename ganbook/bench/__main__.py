@@ -51,20 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     pa.add_argument("--threads", type=int, default=1)
     pa.add_argument("--out", required=True, help="the CSV file to write")
     args = ap.parse_args(argv)
-    if args.command == "paired":
-        if args.seeds < 1 or args.seed_start < 0 or (args.steps is not None and args.steps < 1):
-            ap.error("--seeds and --steps must be >= 1, --seed-start >= 0")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(args.threads)
-        try:
-            seeds = list(range(args.seed_start, args.seed_start + args.seeds))
-            results = [train_method(args.method, data, seeds, args.steps) for data in args.data]
-        finally:
-            torch.set_num_threads(threads)
-        command = f"python -m ganbook.bench {' '.join(sys.argv[1:] if argv is None else argv)}"
-        _write(args.out, f"# {command}\n# {cpu_model()}, torch {torch.__version__}\n" + paired_csv(results, args.label))
-        print(f"wrote {len(seeds) * len(results)} rows to {args.out}")
-        return 0
     if args.command == "merge":
         texts = []
         for path in args.parts:
@@ -79,14 +65,22 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--seed-start must be >= 0")
     if args.steps is not None and args.steps < 1:
         ap.error("--steps must be >= 1")
+    seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+    command = f"python -m ganbook.bench {' '.join(sys.argv[1:] if argv is None else argv)}"
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
-    command = f"python -m ganbook.bench {' '.join(sys.argv[1:] if argv is None else argv)}"
+    if args.command == "paired":
+        try:
+            results = [train_method(args.method, data, seeds, args.steps) for data in args.data]
+        finally:
+            torch.set_num_threads(threads)
+        _write(args.out, f"# {command}\n# {cpu_model()}, torch {torch.__version__}\n" + paired_csv(results, args.label))
+        print(f"wrote {len(seeds) * len(results)} rows to {args.out}")
+        return 0
     results: list[Result] = []
     try:
         for data in args.data:
             for method in args.methods:
-                seeds = list(range(args.seed_start, args.seed_start + args.seeds))
                 r = train_method(method, data, seeds, args.steps, device=args.device)
                 results.append(r)
                 print(table([r]).splitlines()[-1], flush=True)

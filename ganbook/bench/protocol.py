@@ -76,7 +76,7 @@ def build(method: str, data: str, seeds: list[int], settings: Settings | None = 
     for net in (players.G, players.D, *players.with_g.values(), *players.with_d.values()):
         net.to(dev)
     shared = torch.Generator().manual_seed(1_000_003 + sum((i + 1) * 7919 * sd for i, sd in enumerate(seeds)))
-    run = Run(s, knobs, len(seeds), rngs, shared, train_x.to(dev), scale.to(dev), players.G, players.D,
+    run = Run(s, knobs, rngs, shared, train_x.to(dev), scale.to(dev), players.G, players.D,
               {**players.with_g, **players.with_d})
     g_params = [p for net in (players.G, *players.with_g.values()) for p in net.parameters()]
     d_params = [p for net in (players.D, *players.with_d.values()) for p in net.parameters()]
@@ -223,6 +223,23 @@ def rejection_samples(run: Run, i: int, n: int, generator: torch.Generator, chun
     return x[keep][:n]
 
 
+def rejection_comparisons(x: torch.Tensor, keep: torch.Tensor, n: int, target: GaussianMixture) -> dict[str, int]:
+    """What the n kept samples of a draw (x, keep) of :func:`rejection_draw` are compared with, since
+    they are a subset of the proposals x. Equal proposals: the number of proposals up to the n-th
+    kept one (``used``) and their modes (``used_modes``). Equal proposal budget: the modes of the
+    first n proposals (``first_modes``), how many of them rejection keeps (``budget_kept``) and their
+    modes (``budget_modes``). Rejection can only lose modes in either comparison."""
+    if x.ndim != 2 or keep.shape != x.shape[:1] or keep.dtype != torch.bool:
+        raise ValueError(f"x must be proposals (P, d) and keep a bool mask (P,), got {tuple(x.shape)} and "
+                         f"{tuple(keep.shape)} {keep.dtype}")
+    if not 1 <= n <= int(keep.sum()):
+        raise ValueError(f"n={n} must be between 1 and the number of kept proposals, {int(keep.sum())}")
+    used = int(keep.nonzero()[n - 1]) + 1
+    return {"used": used, "used_modes": mode_stats(x[:used], target).modes,
+            "first_modes": mode_stats(x[:n], target).modes, "budget_kept": int(keep[:n].sum()),
+            "budget_modes": mode_stats(x[:n][keep[:n]], target).modes}
+
+
 @torch.no_grad()
 def evaluate(run: Run, data: str) -> list[ModeStats]:
     """The protocol's statistics of 2,500 samples per seed (codes from a separate per-seed stream);
@@ -243,10 +260,9 @@ def paired_evaluation(run: Run, data: str, n: int = N_EVAL) -> list[dict[str, fl
     """Each seed's trained networks sampled every way, each on the protocol's evaluation stream (as
     :func:`evaluate`), for comparisons paired by seed: the last iterate (``modes``, ``hq`` in %,
     ``rkl``); its moving average (``ema_*``, if the run keeps one); rejection sampling (``drs_*``,
-    :func:`rejection_draw`); and, since the kept samples are a subset of the proposals, the number
-    of proposals up to the n-th kept one (``used``) with their modes (``used_modes``), the modes of
-    the first n proposals (``first_modes``), how many of those rejection keeps (``budget_kept``) with
-    their modes (``budget_modes``), and the CPU seconds of the rejection step (``drs_cpu``)."""
+    :func:`rejection_draw`) with the CPU seconds of that step (``drs_cpu``); and, since the kept
+    samples are a subset of the proposals, :func:`rejection_comparisons` (``used``, ``used_modes``,
+    ``first_modes``, ``budget_kept``, ``budget_modes``)."""
     target = DATASETS[data]()
     ema, out = run.G_ema, []
 
@@ -266,11 +282,7 @@ def paired_evaluation(run: Run, data: str, n: int = N_EVAL) -> list[dict[str, fl
             t0 = time.process_time()
             x, keep = rejection_draw(run, i, n, stream())
             row["drs_cpu"] = time.process_time() - t0
-            used = int(keep.nonzero()[n - 1]) + 1
-            row |= stats("drs_", x[keep][:n])
-            row |= {"used": used, "used_modes": mode_stats(x[:used], target).modes,
-                    "first_modes": mode_stats(x[:n], target).modes, "budget_kept": int(keep[:n].sum()),
-                    "budget_modes": mode_stats(x[:n][keep[:n]], target).modes}
+            row |= stats("drs_", x[keep][:n]) | rejection_comparisons(x, keep, n, target)
             out.append(row)
     finally:
         run.G_ema = ema

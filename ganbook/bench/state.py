@@ -52,8 +52,7 @@ class Run:
 
     settings: Settings
     knobs: object
-    S: int
-    rngs: list[torch.Generator]
+    rngs: list[torch.Generator]           # one per seed
     shared: torch.Generator               # noise that is drawn for all seeds at once (penalties, instance noise)
     train_x: torch.Tensor                 # (S, N_TRAIN, 2), divided by `scale`
     scale: torch.Tensor                   # (S, 1, 1): the standard deviation of each seed's training set (or 1)
@@ -63,6 +62,11 @@ class Run:
     G_ema: BatchedMLP | None = None       # the averaged generator (settings.ema > 0), used for evaluation
     opt_g: torch.optim.Optimizer | None = None
     opt_d: torch.optim.Optimizer | None = None
+
+    @property
+    def S(self) -> int:
+        """The number of seeds trained at once (one random stream each)."""
+        return len(self.rngs)
 
     @property
     def device(self) -> torch.device:

@@ -20,7 +20,6 @@ from torch import nn
 
 from .. import _validate as V
 from .. import nets
-from ._shapes import at_least_2d
 
 
 # -- feature matching -----------------------------------------------------------------------------
@@ -31,8 +30,8 @@ def feature_matching_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tenso
     (n, k) and ``fake`` (m, k) are the discriminator's intermediate features f on a real and a
     generated batch (leading dimensions (..., n, k) are averaged over). The real features are a
     fixed target (detached)."""
-    at_least_2d(real, "real")
-    at_least_2d(fake, "fake")
+    V.rows(real, "real")
+    V.rows(fake, "fake")
     if real.shape[:-2] != fake.shape[:-2] or real.shape[-1] != fake.shape[-1]:
         raise ValueError(f"real and fake must have the same width (and leading dimensions), got "
                          f"{tuple(real.shape)} and {tuple(fake.shape)}")

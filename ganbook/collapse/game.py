@@ -24,7 +24,6 @@ from torch.func import functional_call
 from .. import _validate as V
 from ..objectives.gan import minimax_d_loss
 from ..objectives.registry import Objective, get as get_objective
-from ._shapes import at_least_2d
 
 
 # -- Unrolled GAN ---------------------------------------------------------------------------------
@@ -83,7 +82,7 @@ def mrgan_geometric(real: torch.Tensor, reconstruction: torch.Tensor) -> torch.T
     point, minor modes included, should be judged real), is the non-saturating generator loss on the
     reconstructions: :func:`ganbook.objectives.gan.nonsaturating_g_loss` of D(G(E(x))), i.e.
     softplus(−l).mean(). The encoder and the generator minimise λ₁·geometric + λ₂·mode."""
-    at_least_2d(real, "real")
+    V.rows(real, "real")
     V.tensor(reconstruction, "reconstruction")
     if real.shape != reconstruction.shape:
         raise ValueError(f"real and reconstruction must have the same shape, got {tuple(real.shape)} and "
@@ -99,16 +98,16 @@ def veegan_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     D(z, x) on *pairs*. ``real`` (..., n): D's logits on data pairs (F(x), x), label 0, with F the
     reconstructor; ``fake`` (..., m): D's logits on generated pairs (z, G(z)), label 1. The caller
     builds the pairs from detached tensors: only D learns from this loss."""
-    V.batched_scores(real, "real")
-    V.batched_scores(fake, "fake")
+    V.scores(real, "real", batched=True)
+    V.scores(fake, "fake", batched=True)
     return F.softplus(-fake).mean() + F.softplus(real).mean()
 
 
 def veegan_reconstruction(z: torch.Tensor, z_of_fake: torch.Tensor) -> torch.Tensor:
     """VEEGAN's reconstruction term, the second term of eq. (ch8-veegan): E‖z − F(G(z))‖²₂ for codes
     z (..., n, k) and their reconstructions ``z_of_fake`` = F(G(z)) (..., n, k)."""
-    at_least_2d(z, "z")
-    at_least_2d(z_of_fake, "z_of_fake")
+    V.rows(z, "z")
+    V.rows(z_of_fake, "z_of_fake")
     if z.shape != z_of_fake.shape:
         raise ValueError(f"z and z_of_fake must have the same shape, got {tuple(z.shape)} and {tuple(z_of_fake.shape)}")
     return (z - z_of_fake).pow(2).sum(-1).mean()
@@ -119,8 +118,8 @@ def veegan_g_loss(fake: torch.Tensor, *, z: torch.Tensor, z_of_fake: torch.Tenso
     ``fake`` (..., n): D's logits on the generated pairs (z, G(z)); ``z_of_fake`` = F(G(z)). The
     generator minimises both terms, the reconstructor F the second (:func:`veegan_reconstruction`,
     the only one that depends on it), so one backward pass serves both networks."""
-    V.batched_scores(fake, "fake")
-    at_least_2d(z, "z")
+    V.scores(fake, "fake", batched=True)
+    V.rows(z, "z")
     if fake.shape != z.shape[:-1]:
         raise ValueError(f"fake must hold one logit per code z, shape {tuple(z.shape[:-1])}, got {tuple(fake.shape)}")
     return fake.mean() + veegan_reconstruction(z, z_of_fake)
@@ -145,7 +144,7 @@ def madgan_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     labels k (real) and i (generator i). ``real`` (..., n, k+1): D's logits on data; ``fake``
     (..., k, m, k+1): row i holds D's logits on m samples of generator i. The loss is lower the better
     D can tell the generators *apart*."""
-    at_least_2d(real, "real")
+    V.rows(real, "real")
     k = _madgan_check(fake)
     if fake.dim() != real.dim() + 1 or real.shape[-1] != k + 1:
         raise ValueError(f"real must have shape (..., n, k + 1) = (..., n, {k + 1}) next to fake (..., k, m, k + 1), got "

@@ -15,14 +15,12 @@ Everything is importable from here: ``from ganbook import divergences; divergenc
 """
 from ..kernels import (KERNELS, distance_kernel, gaussian_kernel, mmd2_from_kernels, mmd2_from_sums,
                        pairwise_distances, polynomial_kernel)
-from .classic import (Density, _xlogy_ratio, grid_1d, js_1d, js_discrete, kl_1d, kl_discrete,  # noqa: F401
-                      kl_gaussian, log_density)
-from .fdiv import (F_DIVERGENCES, GAUSSIAN_CLOSED_FORMS, FDivergence, _fs_gan, f_divergence_1d,  # noqa: F401
+from .classic import Density, grid_1d, js_1d, js_discrete, kl_1d, kl_discrete, kl_gaussian, log_density
+from .fdiv import (F_DIVERGENCES, GAUSSIAN_CLOSED_FORMS, FDivergence, f_divergence_1d,
                    f_divergence_discrete, f_divergence_gaussian, f_divergence_integrand, fdivergence,
                    optimal_critic)
 from .ipm import energy_distance, mmd2, wasserstein1, wasserstein1_1d
 
-# _xlogy_ratio and _fs_gan are private but printed by chapters 1 and 3a (inspect.getsource).
 __all__ = ["Density", "grid_1d", "js_1d", "js_discrete", "kl_1d", "kl_discrete", "kl_gaussian", "log_density",
            "F_DIVERGENCES", "GAUSSIAN_CLOSED_FORMS", "FDivergence", "f_divergence_1d", "f_divergence_discrete",
            "f_divergence_gaussian", "f_divergence_integrand", "fdivergence", "optimal_critic",

@@ -77,15 +77,19 @@ def js_1d(p: Density, q: Density, lo: float, hi: float, n: int = 20001) -> float
     return float(0.5 * torch.trapezoid(_xlogy_ratio(lp, lm), x) + 0.5 * torch.trapezoid(_xlogy_ratio(lq, lm), x))
 
 
+def _probability_vector(t: object, name: str) -> torch.Tensor:
+    """Check that ``t`` is a probability vector (1D, non-negative, sums to 1); return it in float64."""
+    V.tensor(t, name, ndim=1, min_rows=1)
+    if bool((t < 0).any()) or abs(float(t.sum()) - 1) > 1e-6:
+        raise ValueError(f"{name} must be a probability vector (non-negative, sums to 1)")
+    return t.double()
+
+
 def kl_discrete(p: torch.Tensor, q: torch.Tensor) -> float:
     """KL(p‖q) = Σ p_i log(p_i/q_i) between probability vectors; +inf when p puts mass where q has none."""
-    for t, name in ((p, "p"), (q, "q")):
-        V.tensor(t, name, ndim=1, min_rows=1)
-        if bool((t < 0).any()) or abs(float(t.sum()) - 1) > 1e-6:
-            raise ValueError(f"{name} must be a probability vector (non-negative, sums to 1)")
+    p, q = _probability_vector(p, "p"), _probability_vector(q, "q")
     if p.shape != q.shape:
         raise ValueError(f"p and q must have the same length, got {p.shape[0]} and {q.shape[0]}")
-    p, q = p.double(), q.double()
     if bool(((p > 0) & (q == 0)).any()):
         return math.inf
     nz = p > 0

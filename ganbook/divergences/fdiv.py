@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as _F
 
 from .. import _validate as V
-from .classic import Density, grid_1d, kl_gaussian, log_density
+from .classic import Density, _probability_vector, grid_1d, kl_gaussian, log_density
 
 # ----------------------------------------------------------------------------------------------
 # D_f(P‖Q) = ∫ q(x) f(p(x)/q(x)) dx, eq. (ch3-fdiv), with f convex on [0, ∞) and f(1) = 0.
@@ -268,13 +268,6 @@ def f_divergence_1d(p: Density, q: Density, name: str | FDivergence, lo: float, 
     if not bool(torch.isfinite(integrand).all()):
         return math.inf
     return float(torch.trapezoid(integrand, x))
-
-
-def _probability_vector(t: object, name: str) -> Tensor:
-    V.tensor(t, name, ndim=1, min_rows=1)
-    if bool((t < 0).any()) or abs(float(t.sum()) - 1) > 1e-6:
-        raise ValueError(f"{name} must be a probability vector (non-negative, sums to 1)")
-    return t.double()
 
 
 def f_divergence_discrete(p: Tensor, q: Tensor, name: str | FDivergence) -> float:

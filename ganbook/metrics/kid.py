@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import _validate as V
-from ..kernels import mmd2_from_sums, polynomial_kernel
+from ..kernels import _polynomial, mmd2_from_sums
 from . import _common as C
 
 
@@ -52,7 +52,7 @@ def _poly_sum(a: torch.Tensor, b: torch.Tensor, gamma: float, coef: float, degre
     """Σ_{i,j} (γ aᵢᵀbⱼ + c)^degree, computed in row blocks; a float64 scalar tensor."""
     total = a.new_zeros(())
     for s, e in C.row_blocks(a.shape[0], block):
-        total += polynomial_kernel(a[s:e], b, degree, gamma, coef).sum()          # (e − s, m) block
+        total += _polynomial(a[s:e], b, degree, gamma, coef).sum()                # (e − s, m) block
     return total
 
 
@@ -61,7 +61,7 @@ def _poly_sum_offdiag(a: torch.Tensor, gamma: float, coef: float, degree: int, b
     own first row on; the off-diagonal blocks count twice."""
     total = a.new_zeros(())
     for s, e in C.row_blocks(a.shape[0], block):
-        k = polynomial_kernel(a[s:e], a[s:], degree, gamma, coef)                  # (e − s, n − s)
+        k = _polynomial(a[s:e], a[s:], degree, gamma, coef)                        # (e − s, n − s)
         total += k[:, : e - s].sum() + 2.0 * k[:, e - s:].sum()
     diag = (gamma * (a * a).sum(1) + coef).pow_(degree).sum()                      # Σ_i k(aᵢ, aᵢ)
     return total - diag

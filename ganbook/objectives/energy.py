@@ -26,17 +26,13 @@ import torch.nn.functional as F
 from .. import _validate as V
 
 
-def _energies(x: object, name: str) -> torch.Tensor:
-    return V.scores(x, name)
-
-
 # -- EBGAN --------------------------------------------------------------------------------------
 def ebgan_d_loss(real: torch.Tensor, fake: torch.Tensor, *, margin: float) -> torch.Tensor:
     """EBGAN's discriminator loss, eq. (ch5-ebgan): mean D(x) + mean [m − D(G(z))]₊, from the energies
     ``real`` = D(x) and ``fake`` = D(G(z)), shape (n,). Generated samples whose energy already exceeds
     the margin m no longer push the discriminator."""
-    _energies(real, "real")
-    _energies(fake, "fake")
+    V.scores(real, "real")
+    V.scores(fake, "fake")
     margin = V.positive_float(margin, "margin")
     return real.mean() + F.relu(margin - fake).mean()
 
@@ -44,7 +40,7 @@ def ebgan_d_loss(real: torch.Tensor, fake: torch.Tensor, *, margin: float) -> to
 def ebgan_g_loss(fake: torch.Tensor) -> torch.Tensor:
     """EBGAN's (and BEGAN's, MAGAN's) generator loss: mean D(G(z)), the energy ``fake`` of its
     samples, shape (n,)."""
-    _energies(fake, "fake")
+    V.scores(fake, "fake")
     return fake.mean()
 
 
@@ -90,8 +86,8 @@ def began_d_loss(real: torch.Tensor, fake: torch.Tensor, *, k: float) -> torch.T
     """BEGAN's discriminator loss, eq. (ch5-began): mean D(x) − k_t · mean D(G(z)), from the energies
     ``real`` = D(x) and ``fake`` = D(G(z)), shape (n,), and the current ``k`` = k_t of
     :class:`BEGANState`."""
-    _energies(real, "real")
-    _energies(fake, "fake")
+    V.scores(real, "real")
+    V.scores(fake, "fake")
     k = V.probability(k, "k")
     return real.mean() - k * fake.mean()
 

@@ -28,10 +28,6 @@ from .registry import Objective, register
 GENERATOR_LOSSES = ("saddle", "activation")
 
 
-def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
-    return V.scores(x, name)
-
-
 def _divergence(divergence: str | FDivergence) -> FDivergence:
     """The :class:`FDivergence` that ``divergence`` (one or its name) stands for."""
     return fdivergence(divergence, "divergence")
@@ -43,8 +39,8 @@ def fgan_d_loss(real: torch.Tensor, fake: torch.Tensor, *, divergence: str | FDi
     generated batch, shape (n,); ``divergence``: an :class:`FDivergence` or its name. Returns a
     0-dim tensor."""
     d = _divergence(divergence)
-    _scores(real, "real")
-    _scores(fake, "fake")
+    V.scores(real, "real")
+    V.scores(fake, "fake")
     return d.f_star_of_activation(fake).mean() - d.activation(real).mean()
 
 
@@ -53,7 +49,7 @@ def fgan_g_loss(fake: torch.Tensor, *, divergence: str | FDivergence, generator_
     −E_Q[f*(g_f(v))] ("saddle", eq. ch3-fgan-g) or −E_Q[g_f(v)] ("activation", the variant of
     section 3.2 of the f-GAN paper). ``divergence``: an :class:`FDivergence` or its name."""
     d = _divergence(divergence)
-    _scores(fake, "fake")
+    V.scores(fake, "fake")
     if generator_loss == "saddle":
         return -d.f_star_of_activation(fake).mean()
     if generator_loss == "activation":
@@ -85,12 +81,12 @@ def lsgan(a: float = 0.0, b: float = 1.0, c: float = 1.0):
         raise ValueError(f"lsgan needs a ≠ b (the targets for fake and real), got a = b = {a}")
 
     def d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        _scores(real, "real")
-        _scores(fake, "fake")
+        V.scores(real, "real")
+        V.scores(fake, "fake")
         return 0.5 * ((real - b) ** 2).mean() + 0.5 * ((fake - a) ** 2).mean()
 
     def g_loss(fake: torch.Tensor) -> torch.Tensor:
-        _scores(fake, "fake")
+        V.scores(fake, "fake")
         return 0.5 * ((fake - c) ** 2).mean()
 
     known = {(0.0, 1.0, 1.0): "lsgan", (-1.0, 1.0, 0.0): "lsgan:chi2"}

@@ -2,6 +2,8 @@
 
 With D(x) = σ(l(x)) for a logit l, the identities log σ(l) = −softplus(−l) and
 log(1 − σ(l)) = −softplus(l) give numerically stable losses that never evaluate log(0).
+The losses are means over all entries, so they take logits of shape (n,) or (S, n) for S seeds
+trained side by side (the benchmark).
 """
 from __future__ import annotations
 
@@ -12,16 +14,12 @@ from .. import _validate as V
 from .registry import Objective, get, register
 
 
-def _scores(x: torch.Tensor, name: str) -> torch.Tensor:
-    return V.batched_scores(x, name)          # (n,), or (S, n) for S seeds: the losses are means
-
-
 def value_function(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """The minimax value, eq. (ch2-value): V(G, D) = E_data[log D(x)] + E_z[log(1 − D(G(z)))],
     estimated from the discriminator's logits on a real batch (``real``) and a generated batch
     (``fake``). D maximises it."""
-    _scores(real, "real")
-    _scores(fake, "fake")
+    V.scores(real, "real", batched=True)
+    V.scores(fake, "fake", batched=True)
     return -F.softplus(-real).mean() - F.softplus(fake).mean()
 
 
@@ -36,7 +34,7 @@ def minimax_g_loss(fake: torch.Tensor) -> torch.Tensor:
     """Saturating (minimax) generator loss, eq. (ch2-g-minimax): E_z[log(1 − D(G(z)))] = −E[softplus(l)],
     from the logits ``fake`` on a generated batch. Its gradient vanishes when D confidently rejects
     fakes (l → −∞)."""
-    _scores(fake, "fake")
+    V.scores(fake, "fake", batched=True)
     return -F.softplus(fake).mean()
 
 
@@ -44,7 +42,7 @@ def nonsaturating_g_loss(fake: torch.Tensor) -> torch.Tensor:
     """Non-saturating generator loss, eq. (ch2-g-ns): −E_z[log D(G(z))] = E[softplus(−l)], from the
     logits ``fake`` on a generated batch. Same fixed point as the minimax loss, strong gradients when
     D rejects fakes."""
-    _scores(fake, "fake")
+    V.scores(fake, "fake", batched=True)
     return F.softplus(-fake).mean()
 
 

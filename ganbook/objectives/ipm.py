@@ -52,10 +52,6 @@ from ..divergences import mmd2
 from .registry import Objective, hold, register
 
 
-def _scores(x: object, name: str) -> torch.Tensor:
-    return V.scores(x, name)
-
-
 def _features(x: object, name: str, min_rows: int = 1) -> torch.Tensor:
     V.tensor(x, name, ndim=2, min_rows=min_rows)
     return x
@@ -73,15 +69,15 @@ def wasserstein_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Critic loss of WGAN, eq. (ch4-kr): −(E_P f − E_Q f) = mean f(x̃) − mean f(x), from the critic
     values ``real`` = f(x) and ``fake`` = f(x̃), shape (n,). Minimising it pushes the batch estimate of
     the IPM up."""
-    _scores(real, "real")
-    _scores(fake, "fake")
+    V.scores(real, "real")
+    V.scores(fake, "fake")
     return fake.mean() - real.mean()
 
 
 def wasserstein_g_loss(fake: torch.Tensor) -> torch.Tensor:
     """Generator loss of WGAN, eq. (ch4-kr): −E_Q f, from the critic values ``fake`` = f(G(z)), shape
     (n,) (E_P f does not depend on the generator)."""
-    _scores(fake, "fake")
+    V.scores(fake, "fake")
     return -fake.mean()
 
 
@@ -95,8 +91,8 @@ def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Critic loss of Geometric GAN, eq. (ch4-hinge): E_P[max(0, 1 − f)] + E_Q[max(0, 1 + f)], the
     SVM hinge loss with labels +1 (real) and −1 (generated), from the critic values ``real`` = f(x)
     and ``fake`` = f(x̃), shape (n,)."""
-    _scores(real, "real")
-    _scores(fake, "fake")
+    V.scores(real, "real")
+    V.scores(fake, "fake")
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
@@ -130,8 +126,8 @@ def loss_sensitive_d_loss(real: torch.Tensor, fake: torch.Tensor, *, margin: tor
     ``margin`` is Δ (:func:`ls_margin` of the samples), shape (n,) or a number.
     ``slope = 0`` is LS-GAN (a hinge: a real sample must beat its partner by the margin);
     ``slope = 1`` is the WGAN loss plus a constant."""
-    _scores(real, "real")
-    _scores(fake, "fake")
+    V.scores(real, "real")
+    V.scores(fake, "fake")
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must pair up, got shapes {tuple(real.shape)} and {tuple(fake.shape)}")
     slope = V.finite_float(slope, "slope")
@@ -293,8 +289,8 @@ def fisher_terms(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, 
     """Ê = mean f(x) − mean f(x̃) and Ω̂ = ½(mean f(x)² + mean f(x̃)²), eq. (ch4-fisher), from the
     critic values ``real`` = f(x) and ``fake`` = f(x̃), shape (n,). The Fisher IPM of the critic is
     Ê / √Ω̂."""
-    _scores(real, "real")
-    _scores(fake, "fake")
+    V.scores(real, "real")
+    V.scores(fake, "fake")
     e = real.mean() - fake.mean()
     omega = 0.5 * (real.pow(2).mean() + fake.pow(2).mean())
     return e, omega
