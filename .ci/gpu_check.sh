@@ -23,6 +23,23 @@ echo "=== gpu-check: every test marked cuda (tests/conftest.py skips them withou
 "$python" -m pytest -p no:cacheprovider -q -m cuda tests 2>&1 | tee "$out/gpu_tests.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
 
+echo "=== gpu-check: chapter 6's gpu presets, recorded into ganbook/benchmarks (the chapters show them)"
+rec=ganbook/benchmarks
+for cmd in "-m ganbook.ablation --preset gpu --out $rec" \
+           "-m ganbook.sngan --preset gpu --out $rec" \
+           "-m ganbook.architectures --preset gpu --out $out/architectures_gpu" \
+           "-m ganbook.parallel --preset gpu --steps 2000 --out $out/parallel_gpu1" \
+           "-m ganbook.parallel --preset gpu --steps 100 --device cpu --out $out/parallel_cpu"; do
+    echo "--- python $cmd"
+    # shellcheck disable=SC2086
+    "$python" $cmd || status=1
+done
+ngpu=$("$python" -c 'import torch; print(torch.cuda.device_count())')
+if [[ $ngpu -gt 1 ]]; then
+    "$python" -m torch.distributed.run --nproc_per_node="$ngpu" -m ganbook.parallel --preset gpu --steps 2000 \
+        --out "$out/parallel_gpu$ngpu" || status=1
+fi
+
 echo "=== gpu-check: every chapter on CUDA, one at a time"
 "$python" .ci/timings.py --output "$out/gpu_timings.md" --baseline book/timings.md || status=1
 cat "$out/gpu_timings.md"

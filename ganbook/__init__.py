@@ -11,11 +11,15 @@ energy distance, W1) on the leaf ``kernels`` (the one kernel and MMD² core, als
 ``metrics``); ``objectives`` (one module per chapter: ``gan``, ``fgan``, ``ipm``, ``penalties``,
 ``energy``, ``smoothing``, registered by name in the leaf ``objectives.registry``); ``collapse``
 (``discriminator``: chapter 8a, ``game``: chapter 8b, ``rejection``: discriminator rejection
-sampling); ``spectral`` (spectral normalization and Lipschitz bounds, for chapter 6 (coming)); ``train`` (the
-Trainer), ``dirac`` (chapter 7), ``metrics`` (chapter 15), ``errors``.
-On top of the core, never imported by it: ``bench`` (chapter 8's benchmark: ``methods``,
-``protocol``, ``report``, ``python -m ganbook.bench``), ``check`` (exercise checks), ``plot``,
-``widgets``, ``teach``.
+sampling); ``dcgan`` (chapter 6a's networks, seeds side by side as grouped convolutions, and the
+``cpu``/``gpu`` presets), ``spectral`` (chapter 6b: spectral normalization and Lipschitz bounds),
+``architectures`` (chapter 6c: LAPGAN, GRAN, LR-GAN, Stacked GAN, GoGAN), ``parallel`` (chapter 6d:
+data-parallel training, ``torchrun -m ganbook.parallel``); ``train`` (the Trainer), ``dirac`` (chapter 7),
+``metrics`` (chapter 15), ``errors``.
+On top of the core, never imported by it: ``ablation`` (chapter 6a's guideline ablation,
+``python -m ganbook.ablation``), ``sngan`` (chapter 6b's comparison, ``python -m ganbook.sngan``),
+``bench`` (chapter 8's benchmark: ``methods``, ``protocol``, ``report``, ``python -m ganbook.bench``),
+``check`` (exercise checks), ``plot``, ``widgets``, ``teach``.
 
 Every loss and penalty follows one signature, stated in :mod:`ganbook.objectives`: a discriminator
 loss ``NAME_d_loss(real, fake, *, ...)`` of the critic's outputs, a generator loss
@@ -32,10 +36,13 @@ import torch
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "ablation",
+    "architectures",
     "bench",
     "check",
     "collapse",
     "data",
+    "dcgan",
     "dirac",
     "divergences",
     "errors",
@@ -44,8 +51,10 @@ _SUBMODULES = (
     "nets",
     "nets_ae",
     "objectives",
+    "parallel",
     "plot",
     "shapes",
+    "sngan",
     "spectral",
     "train",
     "widgets",

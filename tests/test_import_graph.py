@@ -13,7 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ganbook"
 # Layers on top of the core: they may import the core, never the reverse.
-OUTER = {"ganbook.plot", "ganbook.widgets", "ganbook.check", "ganbook.bench", "ganbook.teach"}
+OUTER = {"ganbook.plot", "ganbook.widgets", "ganbook.check", "ganbook.bench", "ganbook.teach", "ganbook.ablation",
+         "ganbook.sngan"}
 
 
 def module_name(path: Path) -> str:

@@ -4,14 +4,17 @@ the dense matrix of a convolution."""
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils import parametrizations
+from torch.nn.utils import parametrizations, parametrize
 
-from ganbook.spectral import (SpectralNorm, apply_spectral_norm, as_matrix, conv_operator_norm, kernel_norm,
-                              lipschitz_bound, power_iteration, spectral_norm)
+from ganbook import dcgan
+from ganbook.spectral import (SpectralNorm, apply_spectral_norm, as_matrix, conv_operator_norm, conv_operator_norms,
+                              kernel_norm, kernel_norms, lipschitz_bound, lipschitz_bounds, power_iteration,
+                              spectral_norm)
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -290,3 +293,208 @@ def test_spectral_norm_on_cuda():
     conv = nn.Conv2d(1, 2, 3, padding=1).double().cuda()
     exact = _top_sv(_dense(copy.deepcopy(conv).cpu(), (1, 5, 5)))
     assert conv_operator_norm(conv, (1, 5, 5), n_iter=500) == pytest.approx(exact, rel=1e-4)
+
+
+# --- members: one σ per member of a grouped network ------------------------------------------------
+
+def _member_blocks(layer: nn.Module, E: int) -> list[torch.Tensor]:
+    """Each member's weight as its own matrix (out, −1), sliced by hand: a grouped conv's kernel
+    chunked along dim 0 (a transposed conv's then read with its dim 1 first), a MemberLinear's W[e]ᵀ."""
+    w = layer.weight.detach()
+    if isinstance(layer, dcgan.MemberLinear):
+        return [w[e].t() for e in range(E)]
+    blocks = w.chunk(E, dim=0)
+    if isinstance(layer, nn.ConvTranspose2d):
+        return [b.transpose(0, 1).reshape(b.shape[1], -1) for b in blocks]
+    return [b.reshape(b.shape[0], -1) for b in blocks]
+
+
+_GROUPED = [lambda: nn.Conv2d(3 * 2, 3 * 5, 4, stride=2, padding=1, groups=3),
+            lambda: nn.ConvTranspose2d(3 * 4, 3 * 2, 4, stride=2, padding=1, groups=3),
+            lambda: dcgan.MemberLinear(3, 7, 4)]
+_IDS = ["conv2d", "conv_transpose2d", "member_linear"]
+
+
+@pytest.mark.parametrize("make", _GROUPED, ids=_IDS)
+def test_member_power_iteration_converges_to_each_members_svd(make):
+    torch.manual_seed(30)
+    layer = make().double()
+    with torch.no_grad():
+        layer.weight.normal_()
+    E = 3
+    dim = 2 if isinstance(layer, dcgan.MemberLinear) else (1 if isinstance(layer, nn.ConvTranspose2d) else 0)
+    blocks = _member_blocks(layer, E)
+    u = torch.randn(E, blocks[0].shape[0], generator=_gen(31), dtype=torch.float64)
+    u = u / u.norm(dim=1, keepdim=True)
+    sigma, u_new, v_new = power_iteration(layer.weight.detach(), u, n_iter=2000, dim=dim, members=E)
+    assert sigma.shape == (E,) and u_new.shape == u.shape and v_new.shape == (E, blocks[0].shape[1])
+    for e in range(E):
+        assert float(sigma[e]) == pytest.approx(_top_sv(blocks[e]), rel=1e-8)
+        torch.testing.assert_close(as_matrix(layer.weight.detach(), dim, E)[e], blocks[e])
+    torch.testing.assert_close(kernel_norms(layer, E), torch.stack([torch.tensor(_top_sv(b)) for b in blocks]).double())
+
+
+@pytest.mark.parametrize("make", _GROUPED, ids=_IDS)
+def test_members_follow_torch_spectral_norm_block_by_block(make):
+    """Member e of a grouped layer, normalised with members=E, takes the same power steps as torch's
+    parametrization on member e's block alone (as a layer of its own, started from the same u)."""
+    torch.manual_seed(32)
+    layer = make()
+    E = 3
+    ours = spectral_norm(copy.deepcopy(layer), members=E, generator=_gen(33))
+    sn = ours.parametrizations.weight[0]
+    refs = []
+    for e, block in enumerate(_member_blocks(layer, E)):
+        ref = nn.Linear(block.shape[1], block.shape[0], bias=False)       # torch's SN of W_e (out, −1)
+        with torch.no_grad():
+            ref.weight.copy_(block)
+        parametrizations.spectral_norm(ref)
+        with torch.no_grad():                                             # torch's state after its init:
+            ref.parametrizations.weight[0]._u.copy_(sn.u[e])              # v = Wᵀu/‖Wᵀu‖ for its u
+            v = block.t().mv(sn.u[e])
+            ref.parametrizations.weight[0]._v.copy_(v / v.norm())
+        refs.append(ref)
+    for _ in range(5):
+        ours.weight                                                       # noqa: B018 - one step, every member
+        for e, ref in enumerate(refs):
+            ref.weight                                                    # noqa: B018 - one step
+            torch.testing.assert_close(sn.u[e], ref.parametrizations.weight[0]._u)
+    with torch.no_grad():                                                 # eval: the same (u, v) → the same W̄
+        for e, ref in enumerate(refs):
+            ref.parametrizations.weight[0]._v.copy_(sn.v[e])
+    ours.eval()
+    matrices = as_matrix(ours.weight, _out(ours), E)
+    for e, ref in enumerate(refs):
+        ref.eval()
+        torch.testing.assert_close(matrices[e], ref.weight)
+
+
+def _out(layer: nn.Module) -> int:
+    return 2 if isinstance(layer, dcgan.MemberLinear) else (1 if isinstance(layer, nn.ConvTranspose2d) else 0)
+
+
+def test_member_discriminator_each_member_normalised():
+    torch.manual_seed(34)
+    E = 3
+    D = dcgan.Discriminator(8, 1, 4, guidelines=dcgan.Guidelines(batch_norm=False), members=E).double()
+    apply_spectral_norm(D, n_iter=300, members=E, generator=_gen(35))
+    x = torch.randn(E, 5, 1, 8, 8, dtype=torch.float64)
+    D(x)                                                                  # 300 steps per layer
+    layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, dcgan.MemberLinear))]
+    assert len(layers) == 3
+    for layer in layers:
+        with torch.no_grad():
+            D.eval()
+            for block in _member_blocks(layer, E):
+                assert _top_sv(block) == pytest.approx(1.0, abs=1e-4)
+            D.train()
+    bounds = lipschitz_bounds(D, E)
+    assert bounds.shape == (E,)
+    torch.testing.assert_close(bounds, torch.ones(E, dtype=torch.float64), atol=1e-3, rtol=0)
+    # a member's bound is the product of its own blocks' exact norms
+    D.eval()
+    by_hand = [math.prod(_top_sv(_member_blocks(layer, E)[e]) for layer in layers) for e in range(E)]
+    torch.testing.assert_close(bounds, torch.tensor(by_hand, dtype=torch.float64))
+    # gradient: each member's loss reaches only its own block
+    D.train()
+    D(x)[1].sum().backward()
+    grad = layers[0].parametrizations.weight.original.grad.chunk(E, dim=0)
+    assert float(grad[0].abs().max()) == 0 and float(grad[2].abs().max()) == 0 and float(grad[1].abs().max()) > 0
+
+
+def test_member_conv_operator_norms_match_each_members_dense_matrix():
+    torch.manual_seed(36)
+    E, shape = 3, (2, 6, 6)
+    conv = nn.Conv2d(E * 2, E * 3, 4, stride=2, padding=1, groups=E).double()
+    norms = conv_operator_norms(conv, shape, E, n_iter=500, generator=_gen(37))
+    for e in range(E):
+        single = nn.Conv2d(2, 3, 4, stride=2, padding=1).double()
+        with torch.no_grad():
+            single.weight.copy_(conv.weight.chunk(E, 0)[e])
+            single.bias.copy_(conv.bias.chunk(E, 0)[e])
+        assert float(norms[e]) == pytest.approx(_top_sv(_dense(single, shape)), rel=1e-4)
+        # eq. (ch6-conv-norm): a receptive field fits inside 6×6, so ‖K‖ ≤ ‖A‖ ≤ √m ‖K‖ with m = (4/2)² = 4
+        k = kernel_norm(single)
+        assert k * (1 - 1e-6) <= float(norms[e]) <= 2 * k * (1 + 1e-6)
+
+
+def test_power_iteration_under_autocast_stays_in_float32():
+    torch.manual_seed(38)
+    w = torch.randn(32, 48)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        sigma, u, _ = power_iteration(w, _unit(32, 39), n_iter=1000)
+    assert sigma.dtype == torch.float32 and u.dtype == torch.float32
+    assert float(sigma) == pytest.approx(_top_sv(w), rel=1e-5)
+
+
+def test_one_step_error_follows_the_closed_form():
+    """eq. (ch6-sn-rate): after k steps from u₀ = Σ cᵢuᵢ, σ̃² = Σ cᵢ²σᵢ^{4k} / Σ cᵢ²σᵢ^{4k−2}."""
+    g = _gen(40)
+    U, _ = torch.linalg.qr(torch.randn(6, 6, generator=g, dtype=torch.float64))
+    Vt, _ = torch.linalg.qr(torch.randn(9, 9, generator=g, dtype=torch.float64))
+    s = torch.tensor([2.0, 1.8, 1.0, 0.5, 0.3, 0.1], dtype=torch.float64)
+    W = U @ torch.diag(s) @ Vt[:6]
+    u = _unit(6, 41, torch.float64)
+    c = U.t() @ u
+    for k in (1, 2, 5, 20):
+        sigma, _, _ = power_iteration(W, u, n_iter=k)
+        closed = torch.sqrt((c**2 * s ** (4 * k)).sum() / (c**2 * s ** (4 * k - 2)).sum())
+        assert float(sigma) == pytest.approx(float(closed), rel=1e-12)
+
+
+def test_member_bad_arguments_raise():
+    conv = nn.Conv2d(6, 9, 3, groups=3)
+    with pytest.raises(ValueError, match="groups"):
+        spectral_norm(copy.deepcopy(conv), members=2)
+    with pytest.raises(ValueError, match="members"):
+        spectral_norm(nn.Linear(3, 4), members=2)
+    with pytest.raises(ValueError, match="members"):
+        spectral_norm(dcgan.MemberLinear(3, 2, 2), members=2)
+    D = dcgan.Discriminator(8, 1, 4, guidelines=dcgan.Guidelines(batch_norm=False), members=2)
+    with pytest.raises(ValueError, match="members="):
+        apply_spectral_norm(D)
+    with pytest.raises(ValueError, match="groups"):
+        apply_spectral_norm(copy.deepcopy(D), members=3)
+    assert not any(parametrize.is_parametrized(m) for m in D.modules())   # nothing changed on failure
+    with pytest.raises(ValueError, match="u must have shape"):
+        power_iteration(torch.randn(6, 4), torch.randn(3, 3), members=3)
+    with pytest.raises(ValueError, match="divide"):
+        as_matrix(torch.randn(7, 4), members=3)
+    with pytest.raises(TypeError, match="lipschitz_bounds"):
+        lipschitz_bound(D)
+    with pytest.raises(TypeError, match="kernel_norms"):
+        kernel_norm(D.head)
+    with pytest.raises(ValueError, match="channels"):
+        conv_operator_norms(conv, (6, 5, 5), 3)
+    with pytest.raises(TypeError, match="members"):
+        conv_operator_norms(conv, (2, 5, 5), 3.0)
+
+
+# --- the exercise check ----------------------------------------------------------------------------
+
+def test_check_power_step_accepts_a_correct_step_and_explains_mistakes():
+    from ganbook.check import CheckFailed
+    from ganbook.check.spectral import power_step
+
+    def correct(W, u):                                                 # written from the equation, not the package
+        v = W.t() @ u
+        v = v / v.norm()
+        u_new = W @ v
+        u_new = u_new / u_new.norm()
+        return u_new @ W @ v, u_new
+
+    assert power_step(correct, quiet=True).startswith("✓")
+    wrong = {
+        "before u is updated": lambda W, u: ((W.t() @ u).norm(), correct(W, u)[1]),
+        "unnormalised": lambda W, u: (correct(W, u)[0], W @ ((W.t() @ u) / (W.t() @ u).norm())),
+        "Frobenius": lambda W, u: (torch.linalg.matrix_norm(W), correct(W, u)[1]),
+    }
+    for hint, fn in wrong.items():
+        with pytest.raises(CheckFailed, match=hint):
+            power_step(fn, quiet=True)
+    with pytest.raises(CheckFailed, match="pair"):
+        power_step(lambda W, u: correct(W, u)[0], quiet=True)
+    with pytest.raises(CheckFailed, match="sigma should be a number"):
+        power_step(lambda W, u: (u, u), quiet=True)
+    with pytest.raises(TypeError, match="fn"):
+        power_step("step")

@@ -16,3 +16,4 @@ from .fdiv import conjugate, fgan_d_loss, optimal_critic  # noqa: E402,F401  (ch
 from .evaluation import fid_from_features, kid_unbiased  # noqa: E402,F401  (chapter 15)
 from .ipm import gradient_penalty, mmd2_unbiased  # noqa: E402,F401  (chapter 4)
 from .collapse import minibatch_features, pack  # noqa: E402,F401  (chapter 8)
+from .spectral import power_step  # noqa: E402,F401  (chapter 6b)

@@ -2,8 +2,9 @@
 
 Layered as features → statistics → metric, in float64:
 
-* :mod:`.features` — the shipped digits classifier (features and probabilities), Inception-v3
-  from a user-given weights file, the explicit resize step;
+* :mod:`.features` — the shipped digits and shapes classifiers (features and probabilities; the
+  shapes one also regresses the factors), Inception-v3 from a user-given weights file, the
+  explicit resize step;
 * :mod:`.fid` — Gaussian statistics and the Fréchet distance (FID);
 * :mod:`.kid` — unbiased MMD² with the cubic polynomial kernel (KID), in blocks;
 * :mod:`.inception_score` — IS, MODE score, modes and reverse KL over classes;
@@ -20,8 +21,8 @@ The kernels and the MMD² from kernel sums behind KID and the MMD test are :mod:
 shared with chapter 4.
 """
 from .critic import CriticResult, independent_critic
-from .features import (InceptionV3, SmallCNN, digits_classifier, digits_split, extract, inception_v3,
-                       mnist_classifier, resize)
+from .features import (InceptionV3, ShapesCNN, SmallCNN, digits_classifier, digits_split, extract,
+                       inception_v3, mnist_classifier, resize, shapes_classifier)
 from .fid import GaussianStats, fid, fid_from_stats, frechet_distance, gaussian_stats, sqrtm_psd
 from .inception_score import (ClassStats, InceptionScore, class_stats, inception_score, kl_categorical,
                               mode_score)
@@ -35,8 +36,8 @@ from .two_sample import TwoSampleTest, classifier_two_sample_test, mmd_permutati
 
 __all__ = ["ModeStats", "mode_stats",
            "CriticResult", "independent_critic",
-           "InceptionV3", "SmallCNN", "digits_classifier", "digits_split", "extract", "inception_v3",
-           "mnist_classifier", "resize",
+           "InceptionV3", "ShapesCNN", "SmallCNN", "digits_classifier", "digits_split", "extract", "inception_v3",
+           "mnist_classifier", "resize", "shapes_classifier",
            "GaussianStats", "fid", "fid_from_stats", "frechet_distance", "gaussian_stats", "sqrtm_psd",
            "ClassStats", "InceptionScore", "class_stats", "inception_score", "kl_categorical", "mode_score",
            "KID", "kid", "mmd2_unbiased",

@@ -4,6 +4,10 @@
   penultimate layer (64 values after a ReLU) gives the *features* for FID, KID and precision/recall,
   its softmax the *probabilities* p(y|x) for IS and the MODE score. :func:`digits_classifier` loads
   the weights shipped in the package, trained by ``python -m ganbook.metrics.train_classifier``.
+* :class:`ShapesCNN` — its sibling for the colour shapes of :func:`ganbook.data.shapes` (3 × S × S,
+  S = 16, 32, …, 128, area-downsampled to 16 × 16): 64 features, 4 class logits, and a regression
+  of the factors (position, scale, colour, symmetry-aware angle). :func:`shapes_classifier` loads
+  the shipped weights (``... train_classifier --dataset shapes``).
 * :class:`InceptionV3` — the Inception-v3 network of the FID/IS literature (the TensorFlow graph
   of 2015-12-05 as ported by pytorch-fid and torch-fidelity: parameter names match their
   ``pt_inception-2015-12-05`` state dict). Weights come only from a file the user gives
@@ -11,6 +15,7 @@
 """
 from __future__ import annotations
 
+import math
 import os
 from importlib import resources
 
@@ -19,10 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
+from .. import shapes as S
 from . import _common as C
 
-WEIGHTS = {"digits": "digits_classifier.pt", "mnist": "mnist_classifier.pt"}
-IMAGE_SIZE = {"digits": 8, "mnist": 28}
+WEIGHTS = {"digits": "digits_classifier.pt", "mnist": "mnist_classifier.pt", "shapes": "shapes_classifier.pt"}
+IMAGE_SIZE = {"digits": 8, "mnist": 28, "shapes": 16}
 
 
 class SmallCNN(nn.Module):
@@ -71,8 +77,126 @@ class SmallCNN(nn.Module):
         return self.logits(x)
 
 
+# --- the shapes classifier -------------------------------------------------------------------------
+
+# Symmetry order k of each class (square 4, circle 0, triangle 3, heart 1): the angle θ is
+# identifiable only modulo 2π/k, so the net regresses (cos kθ, sin kθ), which is the same for all
+# equivalent angles (nothing for the circle).
+_ORDER = tuple(S.SYMMETRY[c] for c in S.CLASSES)
+_MID_SCALE, _HALF_SCALE = (S.SCALE[0] + S.SCALE[1]) / 2, (S.SCALE[1] - S.SCALE[0]) / 2
+N_TARGETS = 8       # x, y, scale, R, G, B, cos kθ, sin kθ — each mapped to about [−1, 1]
+
+
+def factor_targets(factors: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The regression targets of :class:`ShapesCNN` from a :func:`ganbook.data.shapes` batch's
+    ``factors`` (drawn with the default four classes): an (n, 8) tensor — x/0.3, y/0.3, scale mapped
+    from [0.25, 0.45] to [−1, 1], 2·colour − 1 (three columns), cos kθ, sin kθ with k the class's
+    symmetry order — and an (n,) mask, 1 where the angle is defined (every class but the circle)."""
+    if not isinstance(factors, dict):
+        raise TypeError(f"factors must be a dict of tensors (a ShapesBatch's factors), got {type(factors).__name__}")
+    for key in ("label", "x", "y", "scale", "angle", "color"):
+        if key not in factors:
+            raise ValueError(f"factors must have the key {key!r}")
+    label = factors["label"]
+    if bool(((label < 0) | (label >= len(S.CLASSES))).any()):
+        raise ValueError(f"factors['label'] must index the {len(S.CLASSES)} default classes {S.CLASSES}")
+    k = torch.tensor(_ORDER, device=label.device, dtype=factors["angle"].dtype)[label]
+    ka = k * factors["angle"]
+    target = torch.cat([torch.stack([factors["x"] / S.POSITION, factors["y"] / S.POSITION,
+                                     (factors["scale"] - _MID_SCALE) / _HALF_SCALE], 1),
+                        2 * factors["color"] - 1, torch.stack([ka.cos(), ka.sin()], 1)], 1)
+    return target, (k > 0).to(target.dtype)
+
+
+def _block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+class ShapesCNN(nn.Module):
+    """A small CNN for the colour shapes of :func:`ganbook.data.shapes`: features, class logits
+    and the factors of (n, 3, S, S) images in [−1, 1], for S = 16, 32, 48, …, 128.
+
+    Input: an image larger than 16 × 16 is first area-downsampled to 16 × 16 (the mean of each
+    (S/16) × (S/16) block). The data set renders one scene at every size (no draw depends on the
+    size), and the 16 × 16 block means of a 64 × 64 rendering are close to the 16 × 16 rendering
+    itself (the shape's coverage of each pixel, antialiased either way), so features of different
+    sizes are comparable: a 64 × 64 generator can be scored against 16 × 16 references (the tests
+    check that the FID between 16 × 16 and 64 × 64 real samples stays below a tenth of the FID of a
+    3 × 3 blur; it is a few times the real-vs-real FID, as the two renderings' antialiasing differs
+    slightly at corners). Details finer than a 16 × 16 pixel are invisible to these features: state
+    the resolution with a score.
+
+    Network: two 3 × 3 convolutions at 16 × 16 (16 channels), two stride-2 ones (32, then 16
+    channels, 8 × 8 then 4 × 4), batch norm and ReLU after each; the 256 values of the last map
+    and the spatial maximum of each channel of the second map (16 values: a maximum over positions
+    reads the object's colour wherever it lies) feed a 64-unit layer: the features. Two linear
+    heads read them: the 4 class logits, and the 8 regression outputs of :func:`factor_targets`
+    (position, scale, colour, and (cos kθ, sin kθ) of the angle θ with the class's rotational
+    symmetry order k). Training adds the regression's squared errors to the cross-entropy
+    (:mod:`~ganbook.metrics.train_classifier`), so the features carry the factors as well as the class.
+
+    The features are divided by ``feature_scale`` (a saved buffer) set after training so that
+    E‖f‖²/64 = 1 on the training images, as in :class:`SmallCNN`."""
+
+    num_features = 64   # read by torchmetrics when this module is passed as ``feature=``
+    image_size = 16
+    classes = S.CLASSES
+
+    def __init__(self):
+        super().__init__()
+        self.n_classes = len(S.CLASSES)
+        self.full = nn.Sequential(*_block(3, 16, 1), *_block(16, 16, 1))       # (n, 16, 16, 16)
+        self.down = nn.Sequential(*_block(16, 32, 2), *_block(32, 16, 2))      # (n, 16, 4, 4)
+        self.fc = nn.Linear(16 * 4 * 4 + 16, self.num_features)
+        self.head = nn.Linear(self.num_features, self.n_classes)
+        self.regress = nn.Linear(self.num_features, N_TARGETS)
+        self.register_buffer("feature_scale", torch.ones(()))
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Check ``x`` (n, 3, S, S) and area-downsample it to (n, 3, 16, 16)."""
+        V.tensor(x, "x", ndim=4)
+        size = x.shape[-1]
+        if x.shape[1] != 3 or x.shape[2] != size or size % 16 or not 16 <= size <= S.MAX_SIZE:
+            raise ValueError(f"x must have shape (n, 3, S, S) with S a multiple of 16 from 16 to "
+                             f"{S.MAX_SIZE} (shapes images), got {tuple(x.shape)}")
+        return F.avg_pool2d(x, size // 16) if size > 16 else x
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The unscaled 64 features of prepared (n, 3, 16, 16) images."""
+        g = self.full(x)
+        h = self.down(g)
+        return F.relu(self.fc(torch.cat([h.flatten(1), g.amax((2, 3))], 1)))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The 64 features divided by ``feature_scale``, shape (n, 64)."""
+        return self.body(self.prepare(x)) / self.feature_scale
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits, shape (n, 4), in the order of :data:`ganbook.shapes.CLASSES`."""
+        return self.head(self.body(self.prepare(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits(x)
+
+    def factors(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The predicted factors, in the units of :func:`ganbook.data.shapes`: ``label`` (n,) the
+        most likely class, ``x``, ``y``, ``scale`` (n,), ``color`` (n, 3), and ``angle`` (n,) in
+        [0, 2π/k) with k the predicted class's symmetry order — the angles the data set cannot tell
+        apart are folded into that range (all of [0, 2π) for the heart) — and NaN where the
+        predicted class is the circle, whose angle does not exist."""
+        f = self.body(self.prepare(x))
+        label = self.head(f).argmax(1)
+        r = self.regress(f)
+        k = torch.tensor(_ORDER, device=r.device, dtype=r.dtype)[label]
+        period = 2 * math.pi / k.clamp(min=1)
+        angle = torch.remainder(torch.atan2(r[:, 7], r[:, 6]) / k.clamp(min=1), period)
+        return {"label": label, "x": S.POSITION * r[:, 0], "y": S.POSITION * r[:, 1],
+                "scale": _MID_SCALE + _HALF_SCALE * r[:, 2], "color": (r[:, 3:6] + 1) / 2,
+                "angle": torch.where(k > 0, angle, torch.full_like(angle, math.nan))}
+
+
 def weights_path(dataset: str = "digits") -> str:
-    """Path of the shipped state dict for ``dataset`` ("digits" or "mnist")."""
+    """Path of the shipped state dict for ``dataset`` ("digits", "mnist" or "shapes")."""
     if dataset not in WEIGHTS:
         raise ValueError(f"dataset must be one of {sorted(WEIGHTS)}, got {dataset!r}")
     return str(resources.files("ganbook") / "weights" / WEIGHTS[dataset])
@@ -101,6 +225,20 @@ def mnist_classifier(path: str | os.PathLike | None = None, device: torch.device
     ``python -m ganbook.metrics.train_classifier --dataset mnist`` writes them (needs the optional
     MNIST data, so it is not shipped)."""
     return load_classifier(path or weights_path("mnist"), image_size=28, device=device)
+
+
+def shapes_classifier(device: torch.device | str | None = None) -> ShapesCNN:
+    """The shipped :class:`ShapesCNN` (``ganbook/weights/shapes_classifier.pt``, loaded with
+    ``weights_only=True``), in evaluation mode, without gradients: the feature extractor for FID,
+    KID and precision/recall on :func:`ganbook.data.shapes`, at 16 × 16 to 128 × 128."""
+    path = weights_path("shapes")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no classifier weights at {path}; train them with "
+                                f"python -m ganbook.metrics.train_classifier --dataset shapes")
+    net = ShapesCNN()
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.requires_grad_(False)
+    return net.eval().to(V.device_arg(device))
 
 
 def digits_split(seed: int = 0) -> dict[str, torch.Tensor]:
