@@ -106,6 +106,19 @@ def _from_channels(x: torch.Tensor, members: int) -> torch.Tensor:
     return x.view(n, members, ec // members, h, w).permute(1, 0, 2, 3, 4)
 
 
+def _setup(net: nn.Module, image_size: int, channels: int, width: int, guidelines: Guidelines,
+           members: int | None) -> tuple[int, Guidelines, int]:
+    """Check and store the arguments shared by both networks; return (E, guidelines, blocks)."""
+    if not isinstance(guidelines, Guidelines):
+        raise TypeError(f"guidelines must be a Guidelines, got {type(guidelines).__name__}")
+    net.channels = V.positive_int(channels, "channels")
+    V.positive_int(width, "width")
+    net.members, net.batched = (1, False) if members is None else (V.positive_int(members, "members"), True)
+    net.image_size, net.guidelines = image_size, guidelines
+    net.base, blocks = _levels(image_size)
+    return net.members, guidelines, blocks
+
+
 class Generator(nn.Module):
     """DCGAN generator: z → projection to a base map → (transposed) convolutions doubling the side →
     C channels through ``tanh``. ``members=E``: E independent generators (see the module docstring)."""
@@ -113,15 +126,8 @@ class Generator(nn.Module):
     def __init__(self, z_dim: int = 16, image_size: int = 8, channels: int = 1, width: int = 32, *,
                  guidelines: Guidelines = Guidelines(), members: int | None = None):
         super().__init__()
-        if not isinstance(guidelines, Guidelines):
-            raise TypeError(f"guidelines must be a Guidelines, got {type(guidelines).__name__}")
         self.z_dim = V.positive_int(z_dim, "z_dim")
-        self.channels = V.positive_int(channels, "channels")
-        V.positive_int(width, "width")
-        self.members, self.batched = (1, False) if members is None else (V.positive_int(members, "members"), True)
-        self.image_size, self.guidelines = image_size, guidelines
-        self.base, blocks = _levels(image_size)
-        E, g = self.members, guidelines
+        E, g, blocks = _setup(self, image_size, channels, width, guidelines, members)
         self.c0 = width * 2 ** (blocks - 1)
         project_in = z_dim
         self.hidden = None
@@ -176,14 +182,7 @@ class Discriminator(nn.Module):
     def __init__(self, image_size: int = 8, channels: int = 1, width: int = 32, *,
                  guidelines: Guidelines = Guidelines(), members: int | None = None):
         super().__init__()
-        if not isinstance(guidelines, Guidelines):
-            raise TypeError(f"guidelines must be a Guidelines, got {type(guidelines).__name__}")
-        self.channels = V.positive_int(channels, "channels")
-        V.positive_int(width, "width")
-        self.members, self.batched = (1, False) if members is None else (V.positive_int(members, "members"), True)
-        self.image_size, self.guidelines = image_size, guidelines
-        self.base, blocks = _levels(image_size)
-        E, g = self.members, guidelines
+        E, g, blocks = _setup(self, image_size, channels, width, guidelines, members)
         act = (lambda: nn.LeakyReLU(0.2)) if g.leaky_discriminator else nn.ReLU
         layers: list[nn.Module] = []
         c = channels

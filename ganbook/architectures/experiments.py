@@ -144,19 +144,11 @@ def train_lapgan(images: torch.Tensor, seeds: Sequence[int], *, steps: int, leve
     pool = _check_pool(images)
     V.positive_int(steps, "steps")
     gens = generators_for(seeds)
-    E, C, S = len(gens), pool.shape[1], pool.shape[-1]
+    C, S = pool.shape[1], pool.shape[-1]
     G = LAPGANGenerator(S, C, levels, z_dim, (hidden,), generators=gens).to(pool.device)
     D = LAPGANDiscriminator(S, C, levels, (hidden,), generators=gens).to(pool.device)
-    opt_g, opt_d = _adam(G.parameters(), lr, betas), _adam(D.parameters(), lr, betas)
-    gen = generator if generator is not None else torch.Generator(pool.device).manual_seed(0)
-    history: dict[str, list[torch.Tensor]] = {"d_loss": [], "g_loss": []}
-    for _ in range(steps):
-        real = _batch(pool, E, batch, gen)
-        z = torch.randn((E, batch, levels, z_dim), generator=gen, device=pool.device)
-        d_loss, g_loss = lapgan_step(G, D, opt_g, opt_d, real, z)
-        history["d_loss"].append(d_loss)
-        history["g_loss"].append(g_loss)
-    return Run(G, D, _stack(history), list(seeds))
+    return _fit(G, D, pool, seeds, steps=steps, batch=batch, z_shape=(levels, z_dim), lr=lr, betas=betas,
+                generator=generator, step=lapgan_step)
 
 
 # --- GRAN ----------------------------------------------------------------------------------------------------
@@ -179,6 +171,24 @@ def _gan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: t
     return d_loss.detach(), g_loss.detach()
 
 
+def _fit(G: nn.Module, D: nn.Module, pool: torch.Tensor, seeds: Sequence[int], *, steps: int, batch: int,
+         z_shape: tuple[int, ...], lr: float, betas: tuple[float, float], generator: torch.Generator | None,
+         step=_gan_step) -> Run:
+    """Adam on both networks and ``steps`` calls of ``step``, each on a minibatch of ``pool`` per member and
+    z of shape (E, batch, *z_shape), drawn in that order from ``generator``."""
+    E = len(seeds)
+    opt_g, opt_d = _adam(G.parameters(), lr, betas), _adam(D.parameters(), lr, betas)
+    gen = generator if generator is not None else torch.Generator(pool.device).manual_seed(0)
+    history: dict[str, list[torch.Tensor]] = {"d_loss": [], "g_loss": []}
+    for _ in range(steps):
+        real = _batch(pool, E, batch, gen)
+        z = torch.randn((E, batch, *z_shape), generator=gen, device=pool.device)
+        d_loss, g_loss = step(G, D, opt_g, opt_d, real, z)
+        history["d_loss"].append(d_loss)
+        history["g_loss"].append(g_loss)
+    return Run(G, D, _stack(history), list(seeds))
+
+
 class FlatDiscriminator(nn.Module):
     """An MLP discriminator on flattened images, E members: (E, n, C, H, W) → logits (E, n)."""
 
@@ -198,19 +208,11 @@ def train_gran(images: torch.Tensor, seeds: Sequence[int], *, steps: int, canvas
     pool = _check_pool(images)
     V.positive_int(steps, "steps")
     gens = generators_for(seeds)
-    E, C, S = len(gens), pool.shape[1], pool.shape[-1]
+    C, S = pool.shape[1], pool.shape[-1]
     G = GRANGenerator(S, C, z_dim, canvas_steps, code=32, hidden=(hidden,), generators=gens).to(pool.device)
     D = FlatDiscriminator(C * S * S, hidden, gens).to(pool.device)
-    opt_g, opt_d = _adam(G.parameters(), lr, betas), _adam(D.parameters(), lr, betas)
-    gen = generator if generator is not None else torch.Generator(pool.device).manual_seed(0)
-    history: dict[str, list[torch.Tensor]] = {"d_loss": [], "g_loss": []}
-    for _ in range(steps):
-        real = _batch(pool, E, batch, gen)
-        z = torch.randn((E, batch, z_dim), generator=gen, device=pool.device)
-        d_loss, g_loss = _gan_step(G, D, opt_g, opt_d, real, z)
-        history["d_loss"].append(d_loss)
-        history["g_loss"].append(g_loss)
-    return Run(G, D, _stack(history), list(seeds))
+    return _fit(G, D, pool, seeds, steps=steps, batch=batch, z_shape=(z_dim,), lr=lr, betas=betas,
+                generator=generator)
 
 
 # --- LR-GAN --------------------------------------------------------------------------------------------------
@@ -225,19 +227,11 @@ def train_lrgan(images: torch.Tensor, seeds: Sequence[int], *, steps: int, z_dim
     pool = _check_pool(images)
     V.positive_int(steps, "steps")
     gens = generators_for(seeds)
-    E, C, S = len(gens), pool.shape[1], pool.shape[-1]
+    C, S = pool.shape[1], pool.shape[-1]
     G = LayeredGenerator(S, C, z_dim, (hidden,), scale, shift, generators=gens).to(pool.device)
     D = FlatDiscriminator(C * S * S, hidden, gens).to(pool.device)
-    opt_g, opt_d = _adam(G.parameters(), lr, betas), _adam(D.parameters(), lr, betas)
-    gen = generator if generator is not None else torch.Generator(pool.device).manual_seed(0)
-    history: dict[str, list[torch.Tensor]] = {"d_loss": [], "g_loss": []}
-    for _ in range(steps):
-        real = _batch(pool, E, batch, gen)
-        z = torch.randn((E, batch, 2, z_dim), generator=gen, device=pool.device)
-        d_loss, g_loss = _gan_step(G, D, opt_g, opt_d, real, z)
-        history["d_loss"].append(d_loss)
-        history["g_loss"].append(g_loss)
-    return Run(G, D, _stack(history), list(seeds))
+    return _fit(G, D, pool, seeds, steps=steps, batch=batch, z_shape=(2, z_dim), lr=lr, betas=betas,
+                generator=generator)
 
 
 # --- GoGAN ---------------------------------------------------------------------------------------------------
