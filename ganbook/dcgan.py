@@ -253,7 +253,7 @@ class Preset:
 
 
 PRESETS = {
-    "cpu": Preset("cpu", "digits", 8, 1, z_dim=16, width=16, batch=64, steps=400, lr=1e-3),
+    "cpu": Preset("cpu", "digits", 8, 1, z_dim=16, width=16, batch=64, steps=320, lr=1e-3),
     "gpu": Preset("gpu", "shapes", 32, 3, z_dim=64, width=64, batch=128, steps=20_000, lr=2e-4, amp=True, seeds=5,
                   ema=0.999),
 }
