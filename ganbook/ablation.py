@@ -159,8 +159,9 @@ def score(fakes: torch.Tensor, real_features: torch.Tensor, real_labels: torch.T
 
 
 def mean_se(x: torch.Tensor) -> tuple[float, float]:
-    """Mean and standard error over seeds."""
-    return float(x.mean()), float(x.std() / math.sqrt(len(x))) if len(x) > 1 else float("nan")
+    """Mean and standard error (sample standard deviation / √n) of ``x`` (n,) over n ≥ 2 seeds."""
+    x = V.tensor(x, "x", ndim=1, min_rows=2).double()
+    return float(x.mean()), float(x.std() / math.sqrt(len(x)))
 
 
 @dataclass(frozen=True)

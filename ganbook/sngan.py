@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import math
 import os
 import time
 from dataclasses import dataclass, replace
@@ -306,19 +305,13 @@ def compare(p: Preset, data: torch.Tensor, held: ablation.Heldout, net: torch.nn
     return Comparison(scores, seconds, models, steps, members, seed, p.name)
 
 
-def mean_se(x: torch.Tensor) -> tuple[float, float]:
-    """Mean and standard error (sample standard deviation / √n) of ``x`` (n,) over seeds."""
-    x = V.tensor(x, "x", ndim=1, min_rows=2)
-    return float(x.double().mean()), float(x.double().std() / math.sqrt(len(x)))
-
-
 def paired(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
     """Mean and standard error of the per-seed differences a − b (same seeds: a paired comparison)."""
     V.tensor(a, "a", ndim=1)
     V.tensor(b, "b", ndim=1)
     if a.shape != b.shape:
         raise ValueError(f"a and b must hold the same seeds, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
-    return mean_se(a.double() - b.double())
+    return ablation.mean_se(a.double() - b.double())
 
 
 def verdict(a: str, b: str, diff: float, se: float, *, lower_is_better: bool = True) -> str:
@@ -343,7 +336,7 @@ def table(c: Comparison) -> str:
     rows = ["| method | " + " | ".join(label for _, label, _ in METRICS) + " | seconds |",
             "|---" * (len(METRICS) + 2) + "|"]
     for name, s in c.scores.items():
-        cells = [f"{mu:.3g} ± {se:.2g}" for mu, se in (mean_se(getattr(s, key)) for key, _, _ in METRICS)]
+        cells = [f"{mu:.3g} ± {se:.2g}" for mu, se in (ablation.mean_se(getattr(s, key)) for key, _, _ in METRICS)]
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {c.seconds[name]:.1f} |")
     rows += ["", "| paired difference (same seeds) | FID | verdict | KID ×10³ | verdict |", "|---|---|---|---|---|"]
     names = list(c.scores)

@@ -150,7 +150,7 @@ def test_sigma_errors_small_after_many_power_steps():
 def test_mean_se_and_paired_match_scipy():
     a = torch.tensor([1.0, 2.5, 0.3, 4.0, 2.2], dtype=torch.float64)
     b = torch.tensor([0.5, 2.0, 0.9, 3.1, 1.0], dtype=torch.float64)
-    mu, se = sngan.mean_se(a)
+    mu, se = ablation.mean_se(a)
     assert mu == pytest.approx(float(a.mean())) and se == pytest.approx(stats.sem(a.numpy()))
     d, se_d = sngan.paired(a, b)
     assert d == pytest.approx(float((a - b).mean())) and se_d == pytest.approx(stats.sem((a - b).numpy()))
