@@ -34,6 +34,8 @@ for cmd in "-m ganbook.ablation --preset gpu --out $rec" \
     # shellcheck disable=SC2086
     "$python" $cmd || status=1
 done
+# the full DCGAN alone at the gpu preset (its variant name has spaces, so outside the loop)
+"$python" -m ganbook.ablation --preset gpu --variant "DCGAN (all guidelines)" --name dcgan_long_gpu --out "$rec" || status=1
 ngpu=$("$python" -c 'import torch; print(torch.cuda.device_count())')
 if [[ $ngpu -gt 1 ]]; then
     "$python" -m torch.distributed.run --nproc_per_node="$ngpu" -m ganbook.parallel --preset gpu --steps 2000 \
