@@ -4,6 +4,9 @@
 #   make timings  execute each chapter alone, measure time/memory, rewrite book/timings.md
 #   make robustness  every chapter over seeds and floating-point paths -> _build/robustness.md
 #   make gpu-check   on a CUDA machine: CUDA tests and every chapter on the GPU -> _build/gpu_timings.md
+#   make lowest   build sdist + wheel, install the wheel at pyproject.toml's lowest bounds in a fresh
+#                 venv, run the unit tests and two chapters there -> _build/lowest.md (by hand: GBs)
+#   make editions    regenerate the Jupyter/Colab edition of every chapter (book/jupyter/, .ci/editions.py)
 # Variables: PYTHON (python3.11), VENV (.venv), EXECUTE (cache | force), WORKERS (2 pytest processes),
 #            CHAPTERS (notebooks for make robustness; default every chapter),
 #            TEST_FP (the floating-point variant pytest runs under; the build runs natively).
@@ -44,7 +47,7 @@ WORKERS ?= 2
 PYTEST_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:cacheprovider \
                 --durations=10 -n $(WORKERS) --dist loadfile
 
-.PHONY: book test lint timings robustness gpu-check assets venv clean help
+.PHONY: book test lint timings robustness gpu-check assets venv clean help editions lowest
 
 help:
 	@echo "make book     build the executed HTML book (_build/html/index.html)"
@@ -53,6 +56,9 @@ help:
 	@echo "make robustness  run every chapter (or CHAPTERS=...) over SEED 0..4 and the"
 	@echo "              floating-point variants -> _build/robustness.md"
 	@echo "make gpu-check  on a CUDA machine: CUDA tests, every chapter on the GPU -> _build/gpu_timings.md"
+	@echo "make editions regenerate the Jupyter/Colab editions (book/jupyter/) from chapters/"
+	@echo "make lowest   the wheel in a fresh venv at pyproject's lowest bounds: unit tests, two"
+	@echo "              chapters -> _build/lowest.md (downloads torch from PyPI, several GB)"
 	@echo "make clean    remove _build (keeps .venv and the execution cache: make distclean)"
 
 venv: $(STAMP)
@@ -97,6 +103,11 @@ test: lint book
 lint: $(STAMP)
 	$(BIN)/ruff check ganbook tests .ci
 
+# The Jupyter/Colab edition of every chapter: MyST turned into plain Jupyter markdown, committed
+# under book/jupyter/ (the Colab buttons open it); tests/test_editions.py fails when one is stale.
+editions: $(STAMP)
+	$(BIN)/python .ci/editions.py
+
 timings: $(STAMP)
 	$(BIN)/python .ci/timings.py
 
@@ -110,6 +121,14 @@ robustness: $(STAMP)
 # seconds beside the CPU's -> _build/gpu_timings.md.
 gpu-check: $(STAMP)
 	PYTHON=$(BIN)/python bash .ci/gpu_check.sh _build
+
+# The package as Colab and a course's machines see it: the sdist and the wheel, the wheel installed
+# into a fresh Python 3.11 venv (_build/lowest/venv) with the lowest release of each dependency that
+# pyproject.toml's bounds allow and the index serves, then the unit tests and two chapters run there
+# from outside the repository -> _build/lowest.md. torch from PyPI is a CUDA build (several GB): run
+# by hand, not in CI.
+lowest: $(STAMP)
+	PYTHON=$(PYTHON) BUILD_PYTHON=$(BIN)/python bash .ci/lowest.sh
 
 clean:
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/screenshots _build/_config.force.yml

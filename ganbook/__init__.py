@@ -15,10 +15,15 @@ sampling); ``dcgan`` (chapter 6a's networks, seeds side by side as grouped convo
 ``cpu``/``gpu`` presets), ``spectral`` (chapter 6b: spectral normalization and Lipschitz bounds),
 ``architectures`` (chapter 6c: LAPGAN, GRAN, LR-GAN, Stacked GAN, GoGAN), ``parallel`` (chapter 6d:
 data-parallel training, ``torchrun -m ganbook.parallel``); ``train`` (the Trainer), ``dirac`` (chapter 7),
-``metrics`` (chapter 15), ``errors``.
+``metrics`` (chapter 15), ``errors``; chapter 10's leaves ``inference`` (BiGAN/ALI, AGE, the linear probe),
+``vae`` (ELBO, importance-weighted bound, VAE-GAN, α-GAN, the density-ratio trick), ``discrete`` (MaliGAN/BSGAN
+weights, ARAE codes, Langevin and PPGN steps), ``metric_learning`` (Siamese and triplet objectives, k-NN).
 On top of the core, never imported by it: ``ablation`` (chapter 6a's guideline ablation,
 ``python -m ganbook.ablation``), ``sngan`` (chapter 6b's comparison, ``python -m ganbook.sngan``),
 ``bench`` (chapter 8's benchmark: ``methods``, ``protocol``, ``report``, ``python -m ganbook.bench``),
+``conditional``, ``infogan``, ``latent`` (chapter 9: CGAN, projection and AC-GAN discriminators, InfoGAN
+and its mutual-information bound, interpolation and truncation), ``rl`` (chapter 16: tabular MDPs and exact
+solvers, MaxEnt IRL and guided-cost-learning identities, GAIL and behaviour cloning),
 ``check`` (exercise checks), ``plot``, ``widgets``, ``teach``.
 
 Every loss and penalty follows one signature, stated in :mod:`ganbook.objectives`: a discriminator
@@ -41,22 +46,30 @@ _SUBMODULES = (
     "bench",
     "check",
     "collapse",
+    "conditional",
     "data",
     "dcgan",
     "dirac",
+    "discrete",
     "divergences",
     "errors",
+    "inference",
+    "infogan",
     "kernels",
+    "latent",
+    "metric_learning",
     "metrics",
     "nets",
     "nets_ae",
     "objectives",
     "parallel",
     "plot",
+    "rl",
     "shapes",
     "sngan",
     "spectral",
     "train",
+    "vae",
     "widgets",
 )
 

@@ -104,6 +104,20 @@ def device_arg(device: object, name: str = "device") -> torch.device:
     raise TypeError(f"{name} must be a str, torch.device or None, got {type(device).__name__}")
 
 
+def available_device(device: object, name: str = "device") -> torch.device:
+    """:func:`device_arg`, and the device must exist on this machine (as ``ganbook.device`` checks)."""
+    dev = device_arg(device, name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={str(device)!r}: CUDA is not available on this machine "
+                         "(ganbook.device() picks the best device there is)")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if not (mps is not None and mps.is_available()):
+            raise ValueError(f"{name}={str(device)!r}: MPS is not available on this machine "
+                             "(ganbook.device() picks the best device there is)")
+    return dev
+
+
 def generator(gen: object, name: str = "generator") -> torch.Generator | None:
     if gen is not None and not isinstance(gen, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None, got {type(gen).__name__}")

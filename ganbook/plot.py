@@ -170,3 +170,42 @@ def to_html(anim):
     from IPython.display import HTML
 
     return HTML(anim.to_jshtml(default_mode="loop"))
+
+
+# --------------------------------------------------------------------------- figure sizes for the page
+
+#: Pixels per inch of the book's figures (matplotlib's inline backend draws at 100 dpi).
+DPI = 100
+#: Width of the text column of the HTML book (sphinx-book-theme) in pixels, and of a cell tagged
+#: ``full-width`` (136 % of the column), in which multi-panel figures are shown.
+COLUMN_PX = 688
+FULL_WIDTH_PX = 935
+#: The widest figure (inches at :data:`DPI`) in the column and in a full-width cell: the page
+#: shrinks it by at most 1.2, so 10-point text (13.9 px drawn) stays above 10 px (11.6 px).
+#: tests/test_site.py allows 1.3: the saved figure's tight box pads it and grows by what sticks
+#: out of the axes grid (up to 5 % in the book's figures).
+SHRINK = 1.2
+COLUMN_WIDTH = SHRINK * COLUMN_PX / DPI
+FULL_WIDTH = SHRINK * FULL_WIDTH_PX / DPI
+
+
+def fit(figsize: Sequence[float], full: bool = True) -> tuple[float, float]:
+    """A figure size (inches) that stays legible on the book's page: wider than the text column
+    allows, the figure is scaled down, keeping its aspect ratio, to the width of a ``full-width``
+    cell (``full=True``, for multi-panel figures; tag the cell ``full-width``) or of the column.
+
+    Text keeps its point size, so a smaller figure has relatively larger text: at most
+    :data:`SHRINK` times shrunk on the page, 10-point labels are at least 10 px high. Use it as
+    ``plt.subplots(1, 4, figsize=gb.plot.fit((16, 3.3)))``; in Jupyter and Colab the figure is
+    simply a little smaller.
+    """
+    if not isinstance(figsize, (tuple, list)) or len(figsize) != 2:
+        raise TypeError(f"figsize must be a (width, height) pair in inches, got {figsize!r}")
+    w, h = (float(v) for v in figsize)
+    if not (w > 0 and h > 0) or w != w or h != h or w == float("inf") or h == float("inf"):
+        raise ValueError(f"figsize must be two positive finite numbers, got {figsize!r}")
+    if not isinstance(full, bool):
+        raise TypeError(f"full must be True or False, got {full!r}")
+    limit = FULL_WIDTH if full else COLUMN_WIDTH
+    scale = min(1.0, limit / w)
+    return (round(w * scale, 3), round(h * scale, 3))

@@ -20,6 +20,7 @@ writes its own loop in the notebook, in plain sight.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import sys
@@ -81,12 +82,51 @@ def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
         G.train(was_training)
 
 
+def _check_sampler_signature(fn: Sampler, name: str, rng: torch.Generator) -> None:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):             # a builtin without a signature: nothing to check
+        return
+    try:
+        sig.bind(1, rng)
+    except TypeError:
+        raise TypeError(f"{name} must have the signature sample(n, generator) -> tensor (the trainer calls "
+                        f"{name}(batch_size, generator)), but it is {name}{sig}") from None
+
+
+def _param_dtype(net: nn.Module) -> torch.dtype | None:
+    return next((p.dtype for p in net.parameters() if p.is_floating_point()), None)
+
+
+def _input_size(net: nn.Module) -> str:
+    """What the first layer of ``net`` takes, in words ("" when it cannot be told)."""
+    for m in net.modules():
+        for attr, what in (("in_features", "input features"), ("in_dim", "input features"),
+                           ("in_channels", "input channels")):
+            if isinstance(getattr(m, attr, None), int):
+                return f" (its first layer, {type(m).__name__}, takes {getattr(m, attr)} {what})"
+    return ""
+
+
+def _apply(net: nn.Module, name: str, x: torch.Tensor, what: str, advice: str):
+    try:
+        return net(x)
+    except (RuntimeError, ValueError, IndexError) as err:
+        raise ValueError(f"{name} does not accept {what}, of shape {tuple(x.shape)}{_input_size(net)}: "
+                         f"{advice}. ({type(err).__name__}: {err})") from err
+
+
 class Trainer:
     """Alternating GAN updates with history, snapshots, NaN checks and checkpoint/resume.
 
     ``d_regularizer`` is called as ``d_regularizer(D, real, fake, generator=self.rng)`` on the
     samples of each critic step (e.g. ``functools.partial(penalties.gradient_penalty, weight=10.0)``);
-    any noise it draws must come from ``generator``, the run's own stream."""
+    any noise it draws must come from ``generator``, the run's own stream.
+
+    At construction the trainer draws one real and one latent batch and checks, in evaluation mode
+    without gradients, that the samplers' signatures, the latent size, the data size, the dtypes and
+    the device fit G and D; a mismatch raises a ValueError/TypeError that names it. The batches are
+    then used by the first step, so the check changes no training result."""
 
     def __init__(self, G: nn.Module, D: nn.Module, objective: str | Objective,
                  sample_real: Sampler, sample_z: Sampler, *, batch_size: int = 128,
@@ -106,7 +146,10 @@ class Trainer:
                             f"got {type(d_regularizer).__name__}")
         if d_post_step is not None and not callable(d_post_step):
             raise TypeError(f"d_post_step must be a callable D -> None, got {type(d_post_step).__name__}")
-        self.device = V.device_arg(device) if device is not None else next(G.parameters()).device
+        for name, net in (("G", G), ("D", D)):
+            if next(net.parameters(), None) is None:
+                raise ValueError(f"{name} has no parameters: the trainer needs a network to train")
+        self.device = V.available_device(device) if device is not None else next(G.parameters()).device
         self.G, self.D = G.to(self.device), D.to(self.device)
         self.objective = get_objective(objective)
         self.sample_real, self.sample_z = sample_real, sample_z
@@ -123,6 +166,8 @@ class Trainer:
         self.steps_done = 0
         self._history = History()
         self._pending: list[torch.Tensor] = []        # (2,) tensors [mean d_loss, g_loss] not yet checked
+        self._first: tuple | None = None              # the checked first batches, see _check_fit
+        self._check_fit()
 
     @property
     def history(self) -> History:
@@ -134,16 +179,69 @@ class Trainer:
     def _autocast(self):
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.amp)
 
-    def _batch(self, sampler: Sampler, name: str) -> torch.Tensor:
-        x = sampler(self.batch_size, self.rng)
+    def _batch(self, sampler: Sampler, name: str, rng: torch.Generator | None = None) -> torch.Tensor:
+        x = sampler(self.batch_size, self.rng if rng is None else rng)
         V.tensor(x, f"{name}(batch_size, generator)", min_rows=1, finite=False)
         return x.to(self.device)
+
+    # -- does the model fit the data? (once, at construction) ----------------------------------
+    def _check_fit(self) -> None:
+        """Draw the first real and latent batches and check, in evaluation mode and without
+        gradients (so that no running statistic or power-iteration vector moves), that the samplers,
+        the latent size, the data size and the dtypes fit G and D; raise a ValueError/TypeError
+        that says which does not. The batches are drawn from a copy of the run's stream and kept
+        for the first discriminator step, which then moves the stream on as drawing them would
+        have: a run draws exactly what it drew without this check, and each sampler is called as
+        often, in the same order (unless the stream moves before the first step: then the first
+        step draws anew)."""
+        for name, fn in (("sample_real", self.sample_real), ("sample_z", self.sample_z)):
+            _check_sampler_signature(fn, name, self.rng)
+        probe = torch.Generator().manual_seed(0)
+        probe.set_state(self.rng.get_state())          # the run's stream, not advanced until the first step
+        real = self._batch(self.sample_real, "sample_real", probe)
+        z = self._batch(self.sample_z, "sample_z", probe)
+        self._first = (self.rng.get_state(), probe.get_state(), real, z)
+        for what, x, net, net_name in (("sample_real", real, self.D, "D"), ("sample_z", z, self.G, "G")):
+            if x.shape[0] != self.batch_size:
+                raise ValueError(f"{what}(n, generator) must return n rows: asked for n = {self.batch_size}, "
+                                 f"got shape {tuple(x.shape)}")
+            dtype = _param_dtype(net)
+            if dtype is not None and x.dtype != dtype:
+                raise TypeError(f"{what} gives {x.dtype} tensors but {net_name}'s parameters are {dtype}: "
+                                f"convert one to the other (e.g. x.to({dtype}) in the sampler, or "
+                                f"{net_name}.to({x.dtype}))")
+        modes = self.G.training, self.D.training
+        self.G.eval(), self.D.eval()
+        try:
+            with torch.no_grad():
+                fake = _apply(self.G, "G", z, "the latent batch from sample_z",
+                              "the latent size of sample_z must equal G's input size")
+                if isinstance(fake, torch.Tensor) and fake.shape[1:] != real.shape[1:]:
+                    raise ValueError(f"G makes samples of shape {tuple(fake.shape[1:])} but sample_real gives "
+                                     f"samples of shape {tuple(real.shape[1:])}: G's output size must equal the "
+                                     "data size")
+                _apply(self.D, "D", real, "the real batch from sample_real",
+                       "the data size must equal D's input size")
+        finally:
+            self.G.train(modes[0]), self.D.train(modes[1])
+
+    def _take_first(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The batches drawn by the construction check, if the stream has not moved since."""
+        first, self._first = self._first, None
+        if first is None or not torch.equal(first[0], self.rng.get_state()):
+            return None
+        self.rng.set_state(first[1])                    # where drawing them would have left the stream
+        return first[2], first[3]
 
     def d_step(self) -> torch.Tensor:
         """One discriminator update; returns its loss (regularizer included) as a 0-dim tensor on the
         device, detached (reading it with ``float()`` waits for the device)."""
-        real = self._batch(self.sample_real, "sample_real")
-        z = self._batch(self.sample_z, "sample_z")
+        first = self._take_first()
+        if first is not None:
+            real, z = first
+        else:
+            real = self._batch(self.sample_real, "sample_real")
+            z = self._batch(self.sample_z, "sample_z")
         with torch.no_grad():
             fake = self.G(z)
         with self._autocast():
@@ -278,7 +376,7 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.steps_done = int(state["steps_done"])
         self.rng.set_state(state["rng"].cpu())  # a CPU generator's state, wherever it was loaded
-        self._pending = []
+        self._pending, self._first = [], None
         self._history.load_state_dict(state["history"])
 
     def save(self, path: str | os.PathLike) -> None:

@@ -69,13 +69,22 @@ def optimal_discriminator_explorer(p: GaussianMixture | None = None):
 
 def optimal_discriminator_static(p: GaussianMixture | None = None,
                                  settings=((0.0, 1.0), (-2.0, 0.5), (0.0, 2.2), (2.0, 0.5))):
-    """The static twin of :func:`optimal_discriminator_explorer`: one panel per (mean, std)."""
+    """The static twin of :func:`optimal_discriminator_explorer`: one panel per (mean, std), two
+    panels a row so that the figure fits the book's text column (:func:`ganbook.plot.fit`)."""
     import matplotlib.pyplot as plt
 
+    from .plot import fit
+
     p = p if p is not None else default_target()
-    fig, axes = plt.subplots(1, len(settings), figsize=(3.2 * len(settings), 2.8), sharey=True)
+    ncols = min(2, len(settings))
+    nrows = math.ceil(len(settings) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=fit((3.4 * ncols, 2.6 * nrows), full=False),
+                             sharey=True, squeeze=False)
+    axes = axes.ravel()
     for ax, (m, s) in zip(axes, settings):
         optimal_discriminator_figure(p, m, s, ax=ax)
         ax.set_xlabel(f"p_g = N({m}, {s}²)")
+    for ax in axes[len(settings):]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig

@@ -61,7 +61,10 @@ def test_unregularised_eigenvalues_are_imaginary(method, expected):
 @pytest.mark.parametrize("gamma", [0.3, 1.0, 2.5])
 def test_r1_eigenvalues(gamma):
     disc = cmath.sqrt(gamma**2 / 4 - A**2)
-    _close(dirac.eigenvalues("r1", gamma=gamma), [-gamma / 2 + disc, -gamma / 2 - disc])
+    # γ = 2a: a double eigenvalue of a non-diagonalisable Jacobian, which any eigensolver finds
+    # only to about √ε ≈ 1.5e-8 (torch 2.1's LAPACK: 3.3e-9 off), not to 1e-9.
+    tol = 1e-7 if gamma == 2 * A else 1e-9
+    _close(dirac.eigenvalues("r1", gamma=gamma), [-gamma / 2 + disc, -gamma / 2 - disc], tol)
 
 
 @pytest.mark.parametrize("sigma", [0.2, 0.5, 1.5, 3.0])

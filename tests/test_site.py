@@ -4,7 +4,10 @@ Serves ``_build/html`` on 127.0.0.1, drives Debian's Chromium with Playwright an
 request that leaves 127.0.0.1 (a blocked request is a failure: the site must not need a CDN).
 For every page: HTTP 200, no console/page errors beyond ALLOWED_CONSOLE_ERRORS, every image
 decoded, math typeset by the local MathJax, widgets rendered by the local widget manager,
-exercise solutions hidden until opened, and the Colab launch button on chapter pages.
+exercise solutions hidden until opened, the Colab launch button on chapter pages (it opens the
+chapter's Jupyter/Colab edition, book/jupyter/), and legibility: no figure shrunk on the page
+by more than FIGURE_SHRINK_LIMIT (its text would fall below 10 px; multi-panel figures get the
+full page width, ganbook.plot.fit), and no code block or printed output that scrolls sideways.
 
 ``make test`` builds the book first; run alone, this module skips if there is no build.
 """
@@ -39,6 +42,11 @@ CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "cdnjs.com
 # Not pages of the book: Sphinx's generated index/search pages, sources and static assets.
 EXCLUDED_DIRS = {"_sources", "_static", "_offline", "_images", "jupyter_execute", "screenshots"}
 EXCLUDED_PAGES = {"genindex.html", "search.html", "index.html"}  # index.html: see test_index
+
+# A figure may be shown at most this many times narrower than its natural (drawn) size: the
+# book's figures are drawn at 100 dpi with 10-point text, 13.9 px, so text stays >= 10 px on the
+# page (a cell tagged `full-width` is 136 % of the 688 px column; ganbook.plot.fit sizes figures).
+FIGURE_SHRINK_LIMIT = 1.3
 
 # Console errors (type "error") and page errors known to be harmless. Each entry is a regex
 # matched against the message text, with the reason it is harmless. Keep this list short.
@@ -260,6 +268,28 @@ WIDGETS_JS = """
   })
 """
 
+# Figures (images of cell outputs and figures) as drawn and as shown, and code blocks (listings,
+# printed outputs) that scroll sideways. Images not shown (closed dropdowns, animation frames
+# not on screen) have no width and are skipped.
+LEGIBILITY_JS = """
+() => {
+  const article = document.querySelector("article.bd-article") || document.body;
+  const figures = Array.from(article.querySelectorAll("img"))
+    .filter(img => img.naturalWidth > 0 && img.getBoundingClientRect().width > 0)
+    .map(img => ({
+      src: (img.getAttribute("src") || "").split("/").pop().slice(0, 24),
+      natural: img.naturalWidth,
+      shown: img.getBoundingClientRect().width,
+      fullWidth: !!img.closest(".tag_full-width, .full-width, .tag_full_width, .full_width, aside.margin"),
+    }));
+  const scrolling = Array.from(article.querySelectorAll("pre"))
+    .filter(pre => pre.clientWidth > 0 && pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => ({first: pre.textContent.trim().split(String.fromCharCode(10))[0].slice(0, 60),
+                  scroll: pre.scrollWidth, client: pre.clientWidth}));
+  return {figures, scrolling};
+}
+"""
+
 SOLUTIONS_JS = """
 () => Array.from(document.querySelectorAll("div.solution, details.solution")).map(sol => {
   const body = Array.from(sol.children).filter(c =>
@@ -274,6 +304,34 @@ SOLUTIONS_JS = """
   };
 })
 """
+
+
+def legibility_problems(found: dict) -> list[str]:
+    """Figures shrunk beyond FIGURE_SHRINK_LIMIT, in the column or in a full-width cell alike
+    (a full-width cell is wider, so the same limit there allows a wider figure), and code blocks
+    that scroll sideways."""
+    problems = []
+    for fig in found["figures"]:
+        factor = fig["natural"] / fig["shown"]
+        if factor > FIGURE_SHRINK_LIMIT:
+            where = "full-width cell" if fig["fullWidth"] else "column (tag the cell full-width?)"
+            problems.append(f"figure {fig['src']} drawn {fig['natural']} px wide, shown {fig['shown']:.0f} px "
+                            f"in the {where}: {factor:.3f}x smaller > {FIGURE_SHRINK_LIMIT} "
+                            "(size it with ganbook.plot.fit)")
+    for pre in found["scrolling"]:
+        problems.append(f"code block scrolls sideways ({pre['scroll']} > {pre['client']} px): {pre['first']!r}")
+    return problems
+
+
+def test_legibility_check_fails():
+    shrunk = {"figures": [{"src": "a.png", "natural": 1500, "shown": 688, "fullWidth": False}], "scrolling": []}
+    assert legibility_problems(shrunk)
+    full = {"figures": [{"src": "a.png", "natural": 1500, "shown": 935, "fullWidth": True}], "scrolling": []}
+    assert legibility_problems(full)
+    fine = {"figures": [{"src": "a.png", "natural": 1200, "shown": 935, "fullWidth": True},
+                        {"src": "b.png", "natural": 600, "shown": 600, "fullWidth": False}], "scrolling": []}
+    assert legibility_problems(fine) == []
+    assert legibility_problems({"figures": [], "scrolling": [{"first": "x = 1", "scroll": 900, "client": 684}]})
 
 
 @pytest.mark.parametrize("rel", PAGES)
@@ -325,14 +383,16 @@ def test_page(open_page, rel):
         if not page.evaluate(SOLUTIONS_JS)[0]["visible"]:
             problems.append("clicking a solution's title does not reveal it")
 
-    # chapters: the Colab launch button for this very notebook
+    # chapters: the Colab launch button opens this chapter's Jupyter/Colab edition
     if rel.startswith("chapters/"):
         url, branch = _repository()
         github = url.replace("https://github.com/", "")
         expected = (f"https://colab.research.google.com/github/{github}/blob/{branch}/"
-                    f"{rel[:-len('.html')]}.ipynb")
+                    f"book/jupyter/{rel[:-len('.html')]}.ipynb")
         if not page.locator(f'a[href="{expected}"]').count():
             problems.append(f"no Colab launch button linking {expected}")
+
+    problems += legibility_problems(page.evaluate(LEGIBILITY_JS))
 
     page.wait_for_timeout(200)  # let late console errors arrive
     problems += log.failures()

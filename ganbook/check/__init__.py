@@ -17,3 +17,6 @@ from .evaluation import fid_from_features, kid_unbiased  # noqa: E402,F401  (cha
 from .ipm import gradient_penalty, mmd2_unbiased  # noqa: E402,F401  (chapter 4)
 from .collapse import minibatch_features, pack  # noqa: E402,F401  (chapter 8)
 from .spectral import power_step  # noqa: E402,F401  (chapter 6b)
+from .conditioning import info_bound  # noqa: E402,F401  (chapter 9)
+from .rl import soft_value_iteration  # noqa: E402,F401  (chapter 16)
+from .inference import iwae_bound, maligan_weights  # noqa: E402,F401  (chapter 10)

@@ -63,8 +63,11 @@ def fgan_d_loss(name: str, fn) -> str:
             lambda r, f: d.f(d.activation(f)).mean() - d.activation(r).mean(),
     }
     stable = d.name in ("gan", "js", "tv")          # their f*(g_f(v)) is finite for any v
+    large = ("your function is right for moderate scores but wrong for large |v|: a clamp, or an ε inside "
+             "a log, caps the loss there. Write g_f and f*(g_f) with F.softplus / F.logsigmoid, exact for any v.")
     return compare(fn, ref, _score_cases(32, stable), name=f"fgan_d_loss({name!r})",
-                   arg_names=("real", "fake"), atol=1e-7, rtol=1e-6, mistakes=mistakes)
+                   arg_names=("real", "fake"), atol=1e-7, rtol=1e-6, mistakes=mistakes,
+                   large_hint=large if stable else None)
 
 
 def optimal_critic(name: str, fn) -> str:

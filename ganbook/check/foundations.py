@@ -7,7 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from ..divergences import kl_gaussian as _kl_gaussian
-from ._core import compare
+from ._core import compare, learners, returned
+
+_LARGE = ("your function is right for moderate logits but wrong for large |logits| (a confident "
+          "discriminator): a clamped sigmoid, or an ε inside the log, caps the loss there. Compute the loss "
+          "from the logits with F.softplus / F.logsigmoid, which are exact for any logit.")
 
 
 def _rng(seed: int) -> torch.Generator:
@@ -29,7 +33,9 @@ def gaussian_mle(fn) -> str:
                 lambda x: torch.stack([x.mean(), x.std(unbiased=True)]),
                 "the variance instead of the standard deviation":
                 lambda x: torch.stack([x.mean(), ((x - x.mean()) ** 2).mean()])}
-    return compare(lambda x: torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in fn(x)]), ref, cases,
+    learners(fn, "gaussian_mle")
+    return compare(lambda x: torch.stack([torch.as_tensor(v, dtype=torch.float64)
+                                          for v in returned(fn(x), "gaussian_mle")]), ref, cases,
                    name="gaussian_mle", arg_names=("x",), atol=1e-6, rtol=1e-6, mistakes=mistakes)
 
 
@@ -64,7 +70,7 @@ def nonsaturating_g_loss(fn) -> str:
     mistakes = {"the saturating (minimax) loss E[log(1 − D(G(z)))]": lambda f: -F.softplus(f).mean(),
                 "the loss with the wrong sign, +E[log D(G(z))]": lambda f: -F.softplus(-f).mean()}
     return compare(fn, lambda f: F.softplus(-f).mean(), _logit_cases(2, False), name="nonsaturating_g_loss",
-                   arg_names=("fake",), mistakes=mistakes)
+                   arg_names=("fake",), mistakes=mistakes, large_hint=_LARGE)
 
 
 def discriminator_loss(fn) -> str:
@@ -73,9 +79,12 @@ def discriminator_loss(fn) -> str:
     ``fn`` is called positionally, so its arguments may have any names."""
     ref = lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean()
     mistakes = {"V(G, D) itself — the discriminator maximises V, so it minimises −V": lambda r, f: -ref(r, f),
-                "the loss with real and fake labels swapped": lambda r, f: F.softplus(r).mean() + F.softplus(-f).mean()}
+                "the loss with real and fake labels swapped": lambda r, f: F.softplus(r).mean() + F.softplus(-f).mean(),
+                "one binary cross-entropy over the real and fake batches concatenated: a mean over all 2n "
+                "scores, which is HALF of −V(G, D) = E[−log D(x)] + E[−log(1 − D(G(z)))]. Average each batch "
+                "separately and add the two means": lambda r, f: torch.cat([F.softplus(-r), F.softplus(f)]).mean()}
     return compare(fn, ref, _logit_cases(3, True), name="discriminator_loss",
-                   arg_names=("real", "fake"), mistakes=mistakes)
+                   arg_names=("real", "fake"), mistakes=mistakes, large_hint=_LARGE)
 
 
 def optimal_discriminator(fn) -> str:

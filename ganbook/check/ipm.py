@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..divergences import mmd2 as _mmd2
-from ._core import CheckFailed, compare
+from ._core import CheckFailed, compare, learners, passed, raised, returned
 
 
 class _RecordingCritic(nn.Module):
@@ -66,9 +66,8 @@ def gradient_penalty(fn: Callable, quiet: bool = False) -> str:
     """Exercise 4.x: ``fn(D, real, fake)`` returns the WGAN-GP penalty E (‖∇D(x̂)‖ − 1)² (no weight
     λ) at x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] drawn once per sample, for batches of shape (n, ...),
     eq. (ch4-gp). It must stay differentiable with respect to D's parameters."""
-    if not callable(fn):
-        raise TypeError(f"the function to check must be callable, got {type(fn).__name__}")
     name = "gradient_penalty"
+    learners(fn, name)
     for n, shape, seed in _gp_cases():
         g = torch.Generator().manual_seed(seed)
         real = torch.randn((n, *shape), generator=g, dtype=torch.float64) * 0.5 + 1.0
@@ -76,7 +75,11 @@ def gradient_penalty(fn: Callable, quiet: bool = False) -> str:
         where = f"n = {n} samples of shape {shape}"
         D = _RecordingCritic(int(torch.tensor(shape).prod()), seed)
         try:
-            value = fn(D, real.clone(), fake.clone())
+            value = returned(fn(D, real.clone(), fake.clone()), name)
+        except CheckFailed:
+            raise
+        except NotImplementedError as err:
+            raise raised(err, name, where) from err
         except Exception as err:
             hint = ""
             if len(shape) > 1:
@@ -154,10 +157,7 @@ def gradient_penalty(fn: Callable, quiet: bool = False) -> str:
                     msg += f"\n  Hint: your result equals {label}."
                     break
             raise CheckFailed(msg)
-    message = f"✓ {name}: one uniform ε per sample, correct penalty on {len(_gp_cases())} batches"
-    if not quiet:
-        print(message)
-    return message
+    return passed(f"✓ {name}: one uniform ε per sample, correct penalty on {len(_gp_cases())} batches", quiet)
 
 
 def _mmd_cases() -> list[tuple[torch.Tensor, torch.Tensor, float]]:

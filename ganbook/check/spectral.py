@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 
 from ..spectral import power_iteration
-from ._core import CheckFailed, compare
+from ._core import CheckFailed, compare, learners, returned
 
 
 def _cases(seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -62,7 +62,8 @@ def power_step(fn: Callable, *, quiet: bool = False) -> str:
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     name = "power_step"
-    wrapped = lambda w, u: _flat(fn(w, u), name)                        # noqa: E731
+    learners(fn, name)
+    wrapped = lambda w, u: _flat(returned(fn(w, u), name), name)        # noqa: E731
     return compare(wrapped, _reference, _cases(), name=name, arg_names=("W", "u"), atol=1e-8, rtol=1e-6,
                    mistakes={"σ = ‖Wᵀu‖, taken before u is updated (use the new u: σ = uᵀWv = ‖Wv‖)":
                              _sigma_before_update,

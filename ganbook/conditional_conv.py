@@ -1,0 +1,254 @@
+"""Chapter 9, section 9.4b: a convolutional conditional GAN on shapes, with class AND colour control.
+
+The networks are chapter 6a's DCGAN pair (:mod:`ganbook.dcgan`, ``members=E`` seeds side by side as
+grouped convolutions). The condition is the code c = [onehot(class), onehot(hue bin)] (4 + 4 values):
+
+* G reads it by concatenation with z, eq. (ch9-cgan-value): G(z, c) = DCGAN-G([z, c]);
+* D reads it through a projection term, eq. (ch9-projection) {miyato2018cgans}:
+  D(x, c) = ψ(φ(x)) + cᵀ V φ(x), with φ(x) D's last feature map (flattened) and V a learned
+  (c_dim × features) matrix — for a two-part one-hot code, cᵀV = e_class + e_colour, the sum of one
+  embedding per factor.
+
+Colour control is measured from the pixels, no classifier: the hue of the summed RGB of the object's
+pixels (:func:`foreground_hue`) falls in the requested one of ``HUE_BINS`` equal hue bins. On real shapes
+it is exact (every object pixel is the object's colour times its coverage, and hue ignores the scale).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from . import _validate as V
+from . import dcgan
+from .errors import TrainingDiverged
+from .objectives.gan import minimax_d_loss, nonsaturating_g_loss
+
+N_CLASSES = 4          # the shapes' classes (square, circle, triangle, heart)
+HUE_BINS = 4           # coarse colour: hue in [k/4, (k+1)/4), k = 0 red–yellow, 1 yellow–cyan-ish, …
+FOREGROUND = 0.25      # a pixel is the object's when its brightest channel (in [0, 1]) exceeds this
+
+
+# --- colour from pixels -----------------------------------------------------------------------------
+
+def rgb_to_hue(rgb: torch.Tensor) -> torch.Tensor:
+    """Hue in [0, 1) of RGB values (..., 3) ≥ 0 (the HSV hue; 0 for greys): the inverse of the shapes'
+    HSV → RGB map (:mod:`ganbook.shapes`)."""
+    V.tensor(rgb, "rgb", finite=False)
+    if rgb.shape[-1] != 3:
+        raise ValueError(f"rgb must have 3 values on its last axis, got shape {tuple(rgb.shape)}")
+    r, g, b = rgb.unbind(-1)
+    mx, arg = rgb.max(-1)
+    delta = mx - rgb.min(-1).values
+    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
+    h = torch.stack([((g - b) / safe) % 6, (b - r) / safe + 2, (r - g) / safe + 4], -1)
+    h = h.gather(-1, arg[..., None]).squeeze(-1) / 6
+    return torch.where(delta > 0, h % 1.0, torch.zeros_like(h))
+
+
+def hue_bin(hue: torch.Tensor, bins: int = HUE_BINS) -> torch.Tensor:
+    """The bin ⌊bins·hue⌋ mod bins (long) of hues in [0, 1]."""
+    V.positive_int(bins, "bins")
+    return (hue * bins).floor().long() % bins
+
+
+def foreground_hue(images: torch.Tensor, threshold: float = FOREGROUND) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hue of each image's object and whether it has one: images (..., 3, S, S) in [−1, 1] → (hue (...,),
+    found (...,) bool). The object's pixels are those whose brightest channel, in [0, 1], exceeds
+    ``threshold``; the hue is that of their summed RGB."""
+    V.tensor(images, "images", finite=False)
+    if images.dim() < 3 or images.shape[-3] != 3:
+        raise ValueError(f"images must have shape (..., 3, S, S), got {tuple(images.shape)}")
+    x = (images.float() + 1) / 2
+    fg = (x.max(-3, keepdim=True).values > threshold).to(x.dtype)         # (..., 1, S, S)
+    rgb = (x * fg).sum((-2, -1))                                           # (..., 3)
+    return rgb_to_hue(rgb), fg.sum((-3, -2, -1)) > 0
+
+
+def condition(labels: torch.Tensor, bins: torch.Tensor, n_classes: int = N_CLASSES,
+              n_bins: int = HUE_BINS) -> torch.Tensor:
+    """The code c = [onehot(label), onehot(hue bin)] (..., n_classes + n_bins) of eq. (ch9-cgan-value)."""
+    if labels.shape != bins.shape:
+        raise ValueError(f"labels and bins must have one shape, got {tuple(labels.shape)} and {tuple(bins.shape)}")
+    oh = nn.functional.one_hot
+    return torch.cat([oh(labels, n_classes), oh(bins, n_bins)], -1).to(torch.get_default_dtype())
+
+
+# --- networks ---------------------------------------------------------------------------------------
+
+class CondGenerator(nn.Module):
+    """G(z, c) = DCGAN-G([z, c]): the code concatenated to the noise, eq. (ch9-cgan-value); ``members``
+    generators side by side. z (E, n, z_dim), c (E, n, c_dim) → (E, n, 3, S, S)."""
+
+    def __init__(self, z_dim: int, c_dim: int, image_size: int, width: int, *, members: int):
+        super().__init__()
+        self.z_dim, self.c_dim = V.positive_int(z_dim, "z_dim"), V.positive_int(c_dim, "c_dim")
+        self.members = V.positive_int(members, "members")
+        self.net = dcgan.Generator(z_dim + c_dim, image_size, 3, width, members=members)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        if c.shape[:-1] != z.shape[:-1] or c.shape[-1] != self.c_dim:
+            raise ValueError(f"c must have shape {tuple(z.shape[:-1]) + (self.c_dim,)}, got {tuple(c.shape)}")
+        return self.net(torch.cat([z, c], -1))
+
+
+class CondProjectionD(nn.Module):
+    """D(x, c) = ψ(φ(x)) + cᵀVφ(x), eq. (ch9-projection): φ the DCGAN discriminator's last feature map,
+    ψ its linear head, V (E, c_dim, features) one matrix per member. x (E, n, 3, S, S), c (E, n, c_dim)
+    → logits (E, n)."""
+
+    def __init__(self, c_dim: int, image_size: int, width: int, *, members: int,
+                 guidelines: dcgan.Guidelines = dcgan.Guidelines()):
+        super().__init__()
+        self.c_dim = V.positive_int(c_dim, "c_dim")
+        self.net = dcgan.Discriminator(image_size, 3, width, members=members, guidelines=guidelines)
+        features = self.net.head.weight.shape[1]
+        self.embed = nn.Parameter(torch.randn(members, c_dim, features) * 0.02)
+
+    def projection(self, phi: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """cᵀVφ per row: (E, n, features), (E, n, c_dim) → (E, n)."""
+        return (torch.bmm(c, self.embed) * phi).sum(-1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        phi = self.net.features(x)                                         # (E, n, features)
+        return self.net.head(phi).squeeze(-1) + self.projection(phi, c)
+
+
+# --- presets and training ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes of the shapes run: image side, latent size, width, steps, batch per member, Adam, the
+    generator's weight-average decay (eq. (ch6-ema)) and the training-set size."""
+
+    name: str
+    image_size: int = 16
+    z_dim: int = 16
+    width: int = 16
+    steps: int = 500
+    batch: int = 64
+    lr: float = 2e-3
+    betas: tuple[float, float] = (0.5, 0.99)
+    ema: float = 0.98
+    data: int = 4096
+    d_batch_norm: bool = True
+    d_lr_ratio: float = 1.0
+    d_steps: int = 1
+
+
+PRESETS = {
+    "cpu": Preset("cpu"),
+    "gpu": Preset("gpu", image_size=32, z_dim=64, width=64, steps=5000, batch=128, lr=2e-4, betas=(0.5, 0.999),
+                  ema=0.999, data=20_000),
+}
+
+
+def preset(name: str, **overrides) -> Preset:
+    """The named preset (``"cpu"`` or ``"gpu"``), with fields replaced by ``overrides``."""
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+    return replace(PRESETS[name], **overrides)
+
+
+@dataclass
+class ShapesData:
+    """Training shapes: images (N, 3, S, S), class labels (N,), hue bins (N,) from the drawn colours."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    bins: torch.Tensor
+
+
+def shapes_data(p: Preset, *, generator: torch.Generator | None = None,
+                device: torch.device | str | None = None) -> ShapesData:
+    """``p.data`` plain-background shapes at ``p.image_size`` with their labels and hue bins (the hue of
+    the drawn colour, ``factors["color"]``)."""
+    from .data import shapes
+
+    b = shapes(p.data, p.image_size, generator=generator, device=device)
+    return ShapesData(b.images, b.factors["label"], hue_bin(rgb_to_hue(b.factors["color"])))
+
+
+@dataclass
+class Run:
+    """A trained conditional DCGAN pair: ``G`` the weight-averaged generator (sampled from), ``G_last``,
+    ``D`` and the summed losses per step (steps, 2)."""
+
+    G: CondGenerator
+    G_last: CondGenerator
+    D: CondProjectionD
+    losses: torch.Tensor
+
+
+def step(G: CondGenerator, D: CondProjectionD, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+         real: torch.Tensor, c_real: torch.Tensor, z: torch.Tensor, c_fake: torch.Tensor) -> torch.Tensor:
+    """One D then one G update of the conditional game, eq. (ch9-cgan-value), non-saturating G; losses
+    are means over (E, n), so E times them sums the members' losses. Returns (d_loss, g_loss)."""
+    E = G.members
+    fake = G(z, c_fake)
+    d_loss = minimax_d_loss(D(real, c_real), D(fake.detach(), c_fake))
+    opt_d.zero_grad(set_to_none=True)
+    (E * d_loss).backward()
+    opt_d.step()
+    g_loss = nonsaturating_g_loss(D(fake, c_fake))
+    opt_g.zero_grad(set_to_none=True)
+    (E * g_loss).backward()
+    opt_g.step()
+    return torch.stack([d_loss.detach(), g_loss.detach()])
+
+
+def train(p: Preset, data: ShapesData, *, members: int, seed: int) -> Run:
+    """Train ``members`` seeds side by side from ``seed`` (weights from torch's global stream after
+    ``manual_seed(seed)``; batches, z and requested codes from a generator seeded with ``seed``). The
+    requested codes of generated batches are those of random real images (so class and colour are drawn
+    as in the data). Raises TrainingDiverged on a non-finite loss (checked once, at the end)."""
+    members = V.positive_int(members, "members")
+    dev = data.images.device
+    torch.manual_seed(seed)
+    c_dim = N_CLASSES + HUE_BINS
+    G = CondGenerator(p.z_dim, c_dim, p.image_size, p.width, members=members).to(dev)
+    D = CondProjectionD(c_dim, p.image_size, p.width, members=members,
+                        guidelines=dcgan.Guidelines(batch_norm=p.d_batch_norm)).to(dev)
+    G_avg = copy.deepcopy(G).requires_grad_(False)
+    opt_g = torch.optim.Adam(G.parameters(), lr=p.lr, betas=p.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=p.lr * p.d_lr_ratio, betas=p.betas)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    codes = condition(data.labels, data.bins)
+    losses = torch.empty(p.steps, 2, device=dev)
+    n = data.images.shape[0]
+    for t in range(p.steps):
+        idx = torch.randint(0, n, (2, members, p.batch), generator=gen, device=dev)
+        z = torch.randn(members, p.batch, p.z_dim, generator=gen, device=dev)
+        losses[t] = step(G, D, opt_g, opt_d, data.images[idx[0]], codes[idx[0]], z, codes[idx[1]])
+        torch._foreach_lerp_(list(G_avg.parameters()), list(G.parameters()), 1 - p.ema)   # eq. (ch6-ema)
+    if not bool(torch.isfinite(losses).all()):
+        raise TrainingDiverged("conditional shapes GAN: a loss became NaN or infinite during training")
+    return Run(G_avg, G, D, losses)
+
+
+@torch.no_grad()
+def sample_grid(G: CondGenerator, per_cell: int, *, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``per_cell`` samples of every (class, hue bin) pair for every member, drawn in training mode (batch
+    statistics): images (E, K·B·per_cell, 3, S, S), requested labels and bins (K·B·per_cell,), ordered
+    class-major, then bin, then sample."""
+    V.positive_int(per_cell, "per_cell")
+    dev = generator.device
+    cells = torch.arange(N_CLASSES * HUE_BINS, device=dev).repeat_interleave(per_cell)
+    labels, bins = cells // HUE_BINS, cells % HUE_BINS
+    c = condition(labels, bins).expand(G.members, -1, -1)
+    z = torch.randn(G.members, cells.shape[0], G.z_dim, generator=generator, device=dev)
+    return G(z, c).float().clamp(-1, 1), labels, bins
+
+
+@torch.no_grad()
+def accuracies(images: torch.Tensor, labels: torch.Tensor, bins: torch.Tensor, net) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per member: the fraction of samples the shapes classifier ``net`` puts in the requested class, and
+    the fraction whose foreground hue (:func:`foreground_hue`) lies in the requested bin. images
+    (E, n, 3, S, S) → two (E,) float64 tensors."""
+    E, n = images.shape[:2]
+    pred = net.logits(images.flatten(0, 1)).argmax(1).view(E, n)
+    hue, found = foreground_hue(images)
+    ok_colour = found & (hue_bin(hue) == bins)
+    return (pred == labels).double().mean(1), ok_colour.double().mean(1)

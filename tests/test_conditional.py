@@ -1,0 +1,108 @@
+"""ganbook.conditional: conditional networks, AC-GAN's losses and the exact toy of its bias."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganbook import conditional as C
+
+
+def test_discriminator_shapes_and_members_independent():
+    for kind in C.KINDS:
+        D = C.discriminator(kind, 6, 3, (8,), members=2)
+        x, y = torch.randn(2, 5, 6), torch.randint(0, 3, (2, 5))
+        out = D(x, y)
+        if kind == "acgan":
+            assert out[0].shape == (2, 5) and out[1].shape == (2, 5, 3)
+        else:
+            assert out.shape == (2, 5)
+            # member 1's inputs do not change member 0's outputs
+            x2 = x.clone()
+            x2[1] += 1
+            assert torch.equal(D(x2, y)[0], out[0])
+
+
+def test_projection_is_psi_plus_inner_product():
+    torch.manual_seed(0)
+    D = C.ProjectionD(4, 3, (5, 6), members=1)
+    x, y = torch.randn(1, 7, 4), torch.randint(0, 3, (1, 7))
+    phi = D.net.features(x)[0]
+    w, b = D.net.weights[-1][0], D.net.biases[-1][0]
+    ref = (phi @ w + b).squeeze(-1) + (D.embed[0][y[0]] * phi).sum(-1)
+    assert torch.allclose(D(x, y)[0], ref, atol=1e-6)
+
+
+def test_acgan_losses_against_hand_written_cross_entropy():
+    g = torch.Generator().manual_seed(1)
+    sr, sf = torch.randn(2, 8, generator=g), torch.randn(2, 8, generator=g)
+    cr, cf = torch.randn(2, 8, 4, generator=g), torch.randn(2, 8, 4, generator=g)
+    yr, yf = torch.randint(0, 4, (2, 8), generator=g), torch.randint(0, 4, (2, 8), generator=g)
+    bce = lambda s, t: F.binary_cross_entropy_with_logits(s, torch.full_like(s, t))   # noqa: E731
+    ce = lambda c, y: -torch.log_softmax(c, -1).gather(-1, y[..., None]).mean()        # noqa: E731
+    ref_d = bce(sr, 1.0) + bce(sf, 0.0) + 0.5 * (ce(cr, yr) + ce(cf, yf))
+    got_d = C.acgan_d_loss((sr, cr), (sf, cf), real_labels=yr, fake_labels=yf, class_weight=0.5)
+    assert torch.allclose(got_d, ref_d, atol=1e-6)
+    ref_g = bce(sf, 1.0) + 0.5 * ce(cf, yf)
+    assert torch.allclose(C.acgan_g_loss((sf, cf), fake_labels=yf, class_weight=0.5), ref_g, atol=1e-6)
+
+
+def test_jsd_closed_form():
+    p = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    q = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    assert abs(float(C.jsd(p, q)) - math.log(2)) < 1e-12
+    assert float(C.jsd(p, p)) == 0.0
+
+
+def test_toy_without_class_loss_keeps_p_and_with_it_narrows_classes():
+    """λ = 0: the data q = p is a stationary point (zero gradient, brute-force finite differences agree).
+    λ = 1: it is not, and the optimum's conditional laws move away from the boundary x = 0 and narrow (the
+    bias of AC-GAN)."""
+    assert float(C.toy_gradient_at_data(0.0).abs().max()) < 1e-12
+    grad1 = C.toy_gradient_at_data(1.0)
+    x, p = C.toy_gaussians()
+    dq = torch.zeros_like(p)
+    dq[0, 150], dq[0, 100] = -1e-3, 1e-3          # class 0: mass from the boundary x = 0 to x = −2
+    assert float((grad1 * dq).sum()) < -1e-5      # moving class-0 mass away from the boundary lowers the loss
+    r1 = C.acgan_toy(1.0, steps=800)
+    m, s = C.moments(r1.x, r1.q)
+    assert bool((s < 0.9).all()) and float(m[1] - m[0]) > 2.4
+    wrong_side = float((r1.q[0] * (r1.x > 0)).sum())
+    assert wrong_side < 0.01 < float((r1.p[0] * (r1.x > 0)).sum())
+
+
+def test_toy_objective_gradient_is_against_a_fixed_classifier():
+    """The class term's gradient equals −π_c log D*(c|x) with D* frozen (not differentiated)."""
+    x, p = C.toy_gaussians(points=21)
+    q = torch.softmax(torch.randn(2, 21, dtype=torch.float64), 1).requires_grad_(True)
+    loss = C.acgan_toy_objective(q, p, 1.0) - C.jsd(p.sum(0) / 2, q.sum(0) / 2)
+    (grad,) = torch.autograd.grad(loss, q)
+    post = (p + q.detach()) / (p + q.detach()).sum(0)
+    assert torch.allclose(grad, -0.5 * post.log(), atol=1e-12)
+
+
+def test_train_and_sample_tiny():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(50, 6) * 2 - 1
+    y = torch.randint(0, 3, (50,), generator=g)
+    for kind in C.KINDS:
+        run = C.train(kind, x, y, 3, C.preset("cpu", steps=5, hidden=(8,), batch=4), members=2, generator=g)
+        assert run.d_loss.shape == (5,)
+        s = C.sample(run.G, torch.tensor([0, 1, 2]), 3, generator=g)
+        assert s.shape == (2, 3, 6) and float(s.abs().max()) <= 1
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="kind"):
+        C.discriminator("wgan", 4, 2)
+    with pytest.raises(ValueError, match="y must lie"):
+        C.one_hot(torch.tensor([0, 3]), 3)
+    with pytest.raises(TypeError, match="long"):
+        C.one_hot(torch.tensor([0, 1], dtype=torch.int32), 3)
+    with pytest.raises(ValueError, match="preset"):
+        C.preset("tpu")
+    with pytest.raises(ValueError, match="class_weight"):
+        C.acgan_toy(-1.0)
+    with pytest.raises(ValueError, match="y must have shape"):
+        C.train("cgan", torch.zeros(4, 3), torch.zeros(5, dtype=torch.long), 2, C.preset("cpu"), members=1)
