@@ -231,6 +231,14 @@ def test_chapter_outputs_stripped(notebook):
     assert not problems, f"{name}:\n  " + "\n  ".join(problems)
 
 
+def test_chapter_has_no_bibliography_of_its_own(notebook):
+    # One bibliography for the book (book/bibliography.md): a second {bibliography} directive defines
+    # every cited key twice, and the -W build fails on "duplicate citation".
+    name, nb = notebook
+    assert not any("{bibliography}" in "".join(c["source"]) for c in nb["cells"]), \
+        f"{name}: remove its {{bibliography}} directive (the book has one, book/bibliography.md)"
+
+
 def test_chapter_kernelspec(notebook):
     name, nb = notebook
     problems = check_kernelspec(nb)

@@ -106,3 +106,115 @@ def test_bad_input():
         C.acgan_toy(-1.0)
     with pytest.raises(ValueError, match="y must have shape"):
         C.train("cgan", torch.zeros(4, 3), torch.zeros(5, dtype=torch.long), 2, C.preset("cpu"), members=1)
+
+
+# --- ganbook.conditional_conv: the convolutional conditional GAN on shapes ---------------------------
+
+def test_rgb_to_hue_matches_colorsys_and_shapes_colours():
+    import colorsys
+
+    from ganbook import conditional_conv as CC
+    from ganbook import shapes as S
+
+    g = torch.Generator().manual_seed(3)
+    h, s, v = torch.rand(3, 200, generator=g)
+    rgb = S._hsv_to_rgb(h, 0.6 + 0.4 * s, 0.7 + 0.3 * v)
+    ref = torch.tensor([colorsys.rgb_to_hsv(*map(float, c))[0] for c in rgb])
+    assert torch.allclose(CC.rgb_to_hue(rgb), ref, atol=1e-5)
+    assert torch.allclose(CC.rgb_to_hue(rgb.double()), h.double(), atol=1e-5)     # the drawn hue comes back
+    assert float(CC.rgb_to_hue(torch.tensor([0.5, 0.5, 0.5]))) == 0.0              # grey: hue 0 by convention
+    assert CC.hue_bin(torch.tensor([0.0, 0.249, 0.25, 0.99, 1.0])).tolist() == [0, 0, 1, 3, 0]
+    with pytest.raises(ValueError, match="rgb"):
+        CC.rgb_to_hue(torch.rand(4, 2))
+
+
+def test_foreground_hue_is_exact_on_real_shapes():
+    from ganbook import conditional_conv as CC
+    from ganbook.data import shapes
+
+    b = shapes(300, 16, generator=torch.Generator().manual_seed(5))
+    hue, found = CC.foreground_hue(b.images)
+    assert bool(found.all())
+    true = CC.rgb_to_hue(b.factors["color"])
+    diff = (hue - true).abs()
+    assert float(torch.minimum(diff, 1 - diff).max()) < 1e-4
+    empty = -torch.ones(2, 3, 16, 16)                                             # black images: no object
+    assert not CC.foreground_hue(empty)[1].any()
+
+
+def test_condition_places_two_one_hots():
+    from ganbook import conditional_conv as CC
+
+    labels, bins = torch.tensor([0, 3, 2]), torch.tensor([1, 0, 3])
+    c = CC.condition(labels, bins)
+    ref = torch.zeros(3, 8)
+    for i, (k, b) in enumerate(zip(labels.tolist(), bins.tolist())):
+        ref[i, k] = 1.0
+        ref[i, 4 + b] = 1.0
+    assert torch.equal(c, ref)
+    with pytest.raises(ValueError, match="one shape"):
+        CC.condition(labels, bins[:2])
+
+
+def test_conv_projection_is_psi_plus_brute_force_inner_product():
+    from ganbook import conditional_conv as CC
+
+    torch.manual_seed(0)
+    D = CC.CondProjectionD(8, 16, 4, members=2).requires_grad_(False)
+    with torch.no_grad():
+        D.embed.normal_()
+    x = torch.randn(2, 5, 3, 16, 16)
+    c = CC.condition(torch.randint(0, 4, (2, 5)), torch.randint(0, 4, (2, 5)))
+    with torch.no_grad():
+        out, phi = D(x, c), D.net.features(x)
+        # the last feature map straight from the grouped convolutions: (n, E·c, b, b), member e in block e
+        maps = D.net.body(x.permute(1, 0, 2, 3, 4).reshape(5, 6, 16, 16))
+    k = D.net.c_last
+    for e in range(2):
+        for i in range(5):
+            pooled = [float(maps[i, e * k + ch].sum()) for ch in range(k)]          # sum over positions
+            proj = sum(float(c[e, i, j]) * float(D.embed[e, j, ch]) * pooled[ch] for j in range(8) for ch in range(k))
+            psi = float(phi[e, i] @ D.net.head.weight[e, :, 0] + D.net.head.bias[e, 0, 0])
+            assert abs(float(out[e, i]) - (psi + proj)) < 1e-4
+            for cls in range(4):                                                    # class logits e_kᵀ pool(φ)
+                ref = sum(float(D.embed[e, cls, ch]) * pooled[ch] for ch in range(k))
+                assert abs(float(D.class_logits(phi)[e, i, cls]) - ref) < 1e-4
+
+
+def test_conv_members_are_independent():
+    from ganbook import conditional_conv as CC
+
+    torch.manual_seed(1)
+    G = CC.CondGenerator(6, 8, 16, 4, members=2)
+    D = CC.CondProjectionD(8, 16, 4, members=2)
+    z = torch.randn(2, 7, 6)
+    c = CC.condition(torch.randint(0, 4, (2, 7)), torch.randint(0, 4, (2, 7)))
+    x = G(z, c)
+    assert x.shape == (2, 7, 3, 16, 16) and float(x.detach().abs().max()) <= 1
+    z2, x2 = z.clone(), x.detach().clone()
+    z2[1] += 1.0
+    x2[1] += 1.0
+    assert torch.equal(G(z2, c)[0], x[0])                                         # member 1's noise leaves member 0 alone
+    assert torch.equal(D(x2, c)[0], D(x.detach(), c)[0])
+    with pytest.raises(ValueError, match="c must"):
+        G(z, c[..., :5])
+
+
+def test_conv_train_smoke_and_accuracies_on_real_images():
+    from ganbook import conditional_conv as CC
+    from ganbook import metrics
+
+    p = CC.preset("cpu", steps=3, data=64, width=4, batch=8)
+    data = CC.shapes_data(p, generator=torch.Generator().manual_seed(0))
+    run = CC.train(p, data, members=2, seed=0)
+    assert run.losses.shape == (3, 2) and bool(torch.isfinite(run.losses).all())
+    extra = CC.train(CC.preset("cpu", steps=2, data=64, width=4, batch=8, stem=4, mismatch=1.0, real_class=1.0),
+                     data, members=2, seed=0)
+    assert extra.D.stem is not None and bool(torch.isfinite(extra.losses).all())
+    x, labels, bins = CC.sample_grid(run.G, 2, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (2, 32, 3, 16, 16) and labels.tolist()[:4] == [0, 0, 0, 0] and bins.tolist()[:4] == [0, 0, 1, 1]
+    # on real images with their own labels and bins, both accuracies are (nearly) 1
+    acc_c, acc_h = CC.accuracies(data.images[None], data.labels, data.bins, metrics.shapes_classifier())
+    assert float(acc_c[0]) > 0.95 and float(acc_h[0]) == 1.0
+    with pytest.raises(ValueError, match="preset"):
+        CC.preset("tpu")
