@@ -21,7 +21,8 @@ weights, ARAE codes, Langevin and PPGN steps), ``metric_learning`` (Siamese and 
 On top of the core, never imported by it: ``ablation`` (chapter 6a's guideline ablation,
 ``python -m ganbook.ablation``), ``sngan`` (chapter 6b's comparison, ``python -m ganbook.sngan``),
 ``bench`` (chapter 8's benchmark: ``methods``, ``protocol``, ``report``, ``python -m ganbook.bench``),
-``conditional``, ``infogan``, ``latent`` (chapter 9: CGAN, projection and AC-GAN discriminators, InfoGAN
+``conditional``, ``conditional_conv``, ``infogan``, ``latent`` (chapter 9: CGAN, projection and AC-GAN discriminators
+(``conditional_conv``: convolutional, on shapes with class and colour codes), InfoGAN
 and its mutual-information bound, interpolation and truncation), ``rl`` (chapter 16: tabular MDPs and exact
 solvers, MaxEnt IRL and guided-cost-learning identities, GAIL and behaviour cloning),
 ``check`` (exercise checks), ``plot``, ``widgets``, ``teach``.
@@ -47,6 +48,7 @@ _SUBMODULES = (
     "check",
     "collapse",
     "conditional",
+    "conditional_conv",
     "data",
     "dcgan",
     "dirac",

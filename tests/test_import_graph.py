@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ganbook"
 # Layers on top of the core: they may import the core, never the reverse.
 OUTER = {"ganbook.plot", "ganbook.widgets", "ganbook.check", "ganbook.bench", "ganbook.teach", "ganbook.ablation",
-         "ganbook.sngan", "ganbook.conditional", "ganbook.infogan", "ganbook.latent", "ganbook.rl"}
+         "ganbook.sngan", "ganbook.conditional", "ganbook.conditional_conv", "ganbook.infogan", "ganbook.latent", "ganbook.rl"}
 
 
 def module_name(path: Path) -> str:
