@@ -23,6 +23,7 @@ from torch import nn
 
 from . import _validate as V
 from . import dcgan
+from .ablation import average_weights
 from .errors import TrainingDiverged
 from .objectives.gan import minimax_d_loss, nonsaturating_g_loss
 
@@ -269,7 +270,7 @@ def train(p: Preset, data: ShapesData, *, members: int, seed: int) -> Run:
         c_wrong = condition((lab + shift) % N_CLASSES, bn)
         losses[t] = step(G, D, opt_g, opt_d, data.images[idx[0]], codes[idx[0]], z, codes[idx[1]],
                          c_wrong=c_wrong, mismatch=p.mismatch, real_class=p.real_class)
-        torch._foreach_lerp_(list(G_avg.parameters()), list(G.parameters()), 1 - p.ema)   # eq. (ch6-ema)
+        average_weights(G_avg, G, p.ema)                                   # eq. (ch6-ema)
     if not bool(torch.isfinite(losses).all()):
         raise TrainingDiverged("conditional shapes GAN: a loss became NaN or infinite during training")
     return Run(G_avg, G, D, losses)
