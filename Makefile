@@ -1,5 +1,7 @@
 # The README's commands:
 #   make book     build the executed HTML book from nothing (creates .venv, installs pins)
+#   make student-book  the site without solutions -> _build/student/html (reuses the book's execution)
+#   make assignments  nbgrader assignments from the chapters' coding exercises -> _build/assignments
 #   make test     build the book, then run unit tests, every chapter (nbval) and the site check
 #   make timings  execute each chapter alone, measure time/memory, rewrite book/timings.md
 #   make robustness  every chapter over seeds and floating-point paths -> _build/robustness.md
@@ -51,6 +53,9 @@ PYTEST_FLAGS := --nbval-lax --nbval-current-env --nbval-cell-timeout=180 -p no:c
 
 help:
 	@echo "make book     build the executed HTML book (_build/html/index.html)"
+	@echo "make student-book  the student edition of the site, without solutions"
+	@echo "              (_build/student/html; renders the book's outputs, executes nothing)"
+	@echo "make assignments  graded assignments (nbgrader) from the chapters -> _build/assignments"
 	@echo "make test     build the book and run all tests (unit, notebooks, site)"
 	@echo "make timings  measure each chapter's run time and memory -> book/timings.md"
 	@echo "make robustness  run every chapter (or CHAPTERS=...) over SEED 0..4 and the"
@@ -89,13 +94,19 @@ endif
 	@echo "[make book] $$(date +%T) done"
 	@echo "The book: $(abspath $(HTML))"
 
+# The student edition of the site (.ci/student_book.py): every chapter without its solutions,
+# rendered with the outputs of the book's build (its execution cache), never executed again.
+.PHONY: student-book
+student-book: book
+	$(BIN)/python .ci/student_book.py
+
 # The build executed every chapter on the native floating-point path; pytest (unit tests and
 # nbval, which executes every chapter again) runs on another one, so each landing proves the
 # chapters on two rounding paths at no extra cost (torch's non-vectorised CPU kernels: a variant
 # of make robustness). Golden cells hold only values exact on both.
 TEST_FP ?= ATEN_CPU_CAPABILITY=default
 
-test: lint book
+test: lint book student-book
 	@echo "[make test] $$(date +%T) pytest: unit tests, site check, chapters (nbval) under $(TEST_FP)"
 	env $(TEST_FP) $(BIN)/python -m pytest tests $(wildcard chapters) $(PYTEST_FLAGS)
 
@@ -107,6 +118,12 @@ lint: $(STAMP)
 # under book/jupyter/ (the Colab buttons open it); tests/test_editions.py fails when one is stale.
 editions: $(STAMP)
 	$(BIN)/python .ci/editions.py
+
+# Graded assignments (nbgrader, offline): one per chapter with coding exercises, its coding
+# exercises only, generated from chapters/ -> _build/assignments (python -m ganbook.assign, book/instructor_guide.md).
+.PHONY: assignments
+assignments: $(STAMP)
+	$(BIN)/python -m ganbook.assign make -o _build/assignments
 
 timings: $(STAMP)
 	$(BIN)/python .ci/timings.py
@@ -131,7 +148,8 @@ lowest: $(STAMP)
 	PYTHON=$(PYTHON) BUILD_PYTHON=$(BIN)/python bash .ci/lowest.sh
 
 clean:
-	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/screenshots _build/_config.force.yml
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/screenshots _build/_config.force.yml \
+	       _build/student
 
 distclean:
 	rm -rf _build $(VENV) book/_offline

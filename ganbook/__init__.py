@@ -25,6 +25,13 @@ On top of the core, never imported by it: ``ablation`` (chapter 6a's guideline a
 (``conditional_conv``: convolutional, on shapes with class and colour codes), InfoGAN
 and its mutual-information bound, interpolation and truncation), ``rl`` (chapter 16: tabular MDPs and exact
 solvers, MaxEnt IRL and guided-cost-learning identities, GAIL and behaviour cloning),
+``translation`` (chapter 11: tasks with known answers on shapes, U-Net, PatchGAN, pix2pix, one unpaired loss
+with the weights of CycleGAN, DiscoGAN, DualGAN and DistanceGAN, PAN, SimGAN),
+``seqgan`` (chapter 13a: the LSTM oracle and policy, MLE, scheduled sampling, Monte Carlo rollouts, SeqGAN,
+ORGAN and RankGAN rewards), ``crnngan`` and ``video`` (chapter 13b: C-RNN-GAN on sums of sinusoids; VGAN and
+MoCoGAN on moving shapes), ``semi_supervised`` and ``domain_adaptation`` (chapter 14: the K+1-class
+discriminator, CatGAN, Triple-GAN; gradient reversal, DANN, pixel-level adaptation, ARDA), ``assign``
+(graded nbgrader assignments from the chapters, ``python -m ganbook.assign``),
 ``check`` (exercise checks), ``plot``, ``widgets``, ``teach``.
 
 Every loss and penalty follows one signature, stated in :mod:`ganbook.objectives`: a discriminator
@@ -49,11 +56,13 @@ _SUBMODULES = (
     "collapse",
     "conditional",
     "conditional_conv",
+    "crnngan",
     "data",
     "dcgan",
     "dirac",
     "discrete",
     "divergences",
+    "domain_adaptation",
     "errors",
     "inference",
     "infogan",
@@ -67,11 +76,15 @@ _SUBMODULES = (
     "parallel",
     "plot",
     "rl",
+    "semi_supervised",
+    "seqgan",
     "shapes",
     "sngan",
     "spectral",
     "train",
+    "translation",
     "vae",
+    "video",
     "widgets",
 )
 

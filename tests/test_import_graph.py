@@ -13,8 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "ganbook"
 # Layers on top of the core: they may import the core, never the reverse.
-OUTER = {"ganbook.plot", "ganbook.widgets", "ganbook.check", "ganbook.bench", "ganbook.teach", "ganbook.ablation",
-         "ganbook.sngan", "ganbook.conditional", "ganbook.conditional_conv", "ganbook.infogan", "ganbook.latent", "ganbook.rl"}
+OUTER = {"ganbook.plot", "ganbook.widgets", "ganbook.check", "ganbook.bench", "ganbook.teach", "ganbook.assign", "ganbook.ablation",
+         "ganbook.sngan", "ganbook.conditional", "ganbook.conditional_conv", "ganbook.infogan", "ganbook.latent", "ganbook.rl",
+         "ganbook.seqgan", "ganbook.crnngan", "ganbook.video", "ganbook.semi_supervised", "ganbook.domain_adaptation",
+         "ganbook.translation"}
 
 
 def module_name(path: Path) -> str:
