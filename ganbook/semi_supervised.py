@@ -159,6 +159,15 @@ def triple_gan_optimal_d(p: torch.Tensor, p_g: torch.Tensor, p_c: torch.Tensor, 
     return p / (p + (1 - a) * p_g + a * p_c)
 
 
+def _layer_sizes(sizes: list[int], generators: list[torch.Generator], *, minimum: int, what: str) -> list[int]:
+    """Validate a batched network's layer widths and its per-member generators; return the widths."""
+    if len(sizes) < minimum:
+        raise ValueError(f"sizes must name at least {what}, got {sizes}")
+    if not generators or not all(isinstance(g, torch.Generator) for g in generators):
+        raise TypeError("generators must be a non-empty list of torch.Generator")
+    return [V.positive_int(n, f"sizes[{i}]") for i, n in enumerate(sizes)]
+
+
 class NoisyClassifier(nn.Module):
     """Salimans et al.'s discriminator, ``members`` of them side by side: an MLP sizes[0] → … → sizes[-1]
     (leaky ReLU, slope 0.2) with weight normalisation, W = g · v/‖v‖ column by column (Salimans and
@@ -174,11 +183,7 @@ class NoisyClassifier(nn.Module):
     def __init__(self, sizes: list[int], *, generators: list[torch.Generator], input_noise: float = 0.6,
                  hidden_noise: float = 0.5):
         super().__init__()
-        if len(sizes) < 3:
-            raise ValueError(f"sizes must name at least input, one hidden and output width, got {sizes}")
-        sizes = [V.positive_int(n, f"sizes[{i}]") for i, n in enumerate(sizes)]
-        if not generators or not all(isinstance(g, torch.Generator) for g in generators):
-            raise TypeError("generators must be a non-empty list of torch.Generator")
+        sizes = _layer_sizes(sizes, generators, minimum=3, what="input, one hidden and output width")
         self.input_noise = V.positive_float(input_noise, "input_noise", allow_zero=True)
         self.hidden_noise = V.positive_float(hidden_noise, "hidden_noise", allow_zero=True)
         self.v, self.g, self.b = nn.ParameterList(), nn.ParameterList(), nn.ParameterList()
@@ -215,11 +220,7 @@ class BatchNormGenerator(nn.Module):
 
     def __init__(self, sizes: list[int], *, generators: list[torch.Generator]):
         super().__init__()
-        if len(sizes) < 2:
-            raise ValueError(f"sizes must have at least two entries, got {sizes}")
-        sizes = [V.positive_int(n, f"sizes[{i}]") for i, n in enumerate(sizes)]
-        if not generators or not all(isinstance(g, torch.Generator) for g in generators):
-            raise TypeError("generators must be a non-empty list of torch.Generator")
+        sizes = _layer_sizes(sizes, generators, minimum=2, what="two entries")
         self.w, self.b = nn.ParameterList(), nn.ParameterList()
         for a, c in zip(sizes[:-1], sizes[1:]):
             bound = 1 / math.sqrt(a)
