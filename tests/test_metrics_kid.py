@@ -106,3 +106,18 @@ def test_kid_matches_torchmetrics_with_the_same_feature_extractor():
     tm_whole, _ = whole.compute()
     assert mmd2_unbiased(fr[:n], ff[:n]) == pytest.approx(float(tm_whole), rel=1e-9)
     assert float(tm_mean) > 0.01                       # well above 0: the sets differ
+
+
+def test_kid_over_the_whole_sample_is_one_mmd2_and_draws_the_same_permutations():
+    """subset_size = both sample sizes: every subset is the whole sample reordered, so each value is the
+    double loop's MMD², and the generator ends where 2 × subsets randperm draws leave it."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(9, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(9, 3, generator=g, dtype=torch.float64) + 0.5
+    gen = torch.Generator().manual_seed(7)
+    out = M.kid(x, y, subsets=4, subset_size=9, generator=gen)
+    assert torch.allclose(out.values, torch.full((4,), _loop_mmd2(x, y), dtype=torch.float64), rtol=1e-10)
+    ref = torch.Generator().manual_seed(7)
+    for _ in range(8):
+        torch.randperm(9, generator=ref)
+    assert torch.equal(torch.randn(5, generator=gen), torch.randn(5, generator=ref))

@@ -166,3 +166,35 @@ def test_stacked_digits_modes():
     assert float((predicted == modes).double().mean()) > 0.9
     with pytest.raises(ValueError, match="3 channels"):
         M.stacked_modes(M.digits_classifier(), x[:4])
+
+
+def test_independent_critic_stops_with_a_message_when_it_diverges():
+    """An absurd learning rate drives the critic's loss to NaN/inf: the run stops with the step."""
+    from ganbook.errors import TrainingDiverged
+
+    g = torch.Generator().manual_seed(0)
+    x = [torch.randn(64, 2, generator=g) for _ in range(4)]
+    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+"):
+        M.independent_critic(*x, hidden=(8,), steps=250, lr=1e30, batch_size=16)
+
+
+def test_independent_critics_side_by_side_each_estimate_their_own_w1(one_thread):
+    """Three generators N(δ, 1), δ = 0, 1, 2, one critic each, trained as members of one batched
+    network: each held-out estimate is scipy's W₁ of its own pair (nothing leaks between members),
+    and bad lists are rejected by name."""
+    g = torch.Generator().manual_seed(5)
+    real = [torch.randn(2000, 1, generator=g) for _ in range(2)]
+    deltas = (0.0, 1.0, 2.0)
+    fakes = [[torch.randn(2000, 1, generator=g) + d for d in deltas] for _ in range(2)]
+    res = M.independent_critics(real[0], fakes[0], real[1], fakes[1], hidden=(32, 32), steps=300, penalty=100.0)
+    for r, f, d in zip(res, fakes[1], deltas):
+        ref = scipy.stats.wasserstein_distance(real[1].squeeze().numpy(), f.squeeze().numpy())
+        if d == 0:
+            assert abs(r.test_estimate) < 0.1
+        else:
+            assert r.test_estimate == pytest.approx(ref, rel=0.08)
+    assert res[2].critic(torch.zeros(3, 1)).shape == (3,)
+    with pytest.raises(ValueError, match="same length"):
+        M.independent_critics(real[0], fakes[0], real[1], fakes[1][:2])
+    with pytest.raises(ValueError, match="same number of rows"):
+        M.independent_critics(real[0], [fakes[0][0], fakes[0][1][:100]], real[1], fakes[1][:2])

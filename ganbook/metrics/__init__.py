@@ -20,7 +20,7 @@ Layered as features → statistics → metric, in float64:
 The kernels and the MMD² from kernel sums behind KID and the MMD test are :mod:`ganbook.kernels`,
 shared with chapter 4.
 """
-from .critic import CriticResult, independent_critic
+from .critic import CriticResult, independent_critic, independent_critics
 from .features import (InceptionV3, ShapesCNN, SmallCNN, digits_classifier, digits_split, extract,
                        inception_v3, mnist_classifier, resize, shapes_classifier)
 from .fid import GaussianStats, fid, fid_from_stats, frechet_distance, gaussian_stats, sqrtm_psd
@@ -35,7 +35,7 @@ from .stacked import stack_digits, stacked_modes
 from .two_sample import TwoSampleTest, classifier_two_sample_test, mmd_permutation_test
 
 __all__ = ["ModeStats", "mode_stats",
-           "CriticResult", "independent_critic",
+           "CriticResult", "independent_critic", "independent_critics",
            "InceptionV3", "ShapesCNN", "SmallCNN", "digits_classifier", "digits_split", "extract", "inception_v3",
            "mnist_classifier", "resize", "shapes_classifier",
            "GaussianStats", "fid", "fid_from_stats", "frechet_distance", "gaussian_stats", "sqrtm_psd",

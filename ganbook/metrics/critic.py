@@ -57,46 +57,92 @@ def lipschitz_penalty(D: Critic, real: torch.Tensor, fake: torch.Tensor, *, weig
     return weight * ((slopes - 1).clamp(min=0) ** 2).mean()
 
 
+_CHECK_EVERY = 100
+
+
+def _check_finite(losses: torch.Tensor, step: int) -> None:
+    """Raise TrainingDiverged if a loss of the block ending at ``step`` is NaN or infinite."""
+    bad = ~torch.isfinite(losses)
+    if bool(bad.any()):
+        first = step - len(losses) + 1 + int(bad.nonzero()[0])
+        raise TrainingDiverged(f"independent critic diverged at step {first}: loss {float(losses[bad][0])}")
+
+
 def independent_critic(real_train: torch.Tensor, fake_train: torch.Tensor, real_test: torch.Tensor,
                        fake_test: torch.Tensor, hidden: Sequence[int] = (256, 256), steps: int = 1000,
                        batch_size: int = 128, lr: float = 1e-3, penalty: float = 10.0, seed: int = 0,
                        device: torch.device | str | None = None) -> CriticResult:
     """Train an independent critic on (real_train, fake_train) and report Ŵ on both pairs,
-    eq. (ch15-critic). Inputs are (n, ...) tensors, flattened to vectors; the critic is an MLP."""
-    rtr, ftr = _flat(real_train, "real_train"), _flat(fake_train, "fake_train")
-    rte, fte = _flat(real_test, "real_test"), _flat(fake_test, "fake_test")
+    eq. (ch15-critic). Inputs are (n, ...) tensors, flattened to vectors; the critic is an MLP.
+    (:func:`independent_critics` with one generator.)"""
+    return independent_critics(real_train, [fake_train], real_test, [fake_test], hidden=hidden, steps=steps,
+                               batch_size=batch_size, lr=lr, penalty=penalty, seed=seed, device=device)[0]
+
+
+def independent_critics(real_train: torch.Tensor, fakes_train: Sequence[torch.Tensor], real_test: torch.Tensor,
+                        fakes_test: Sequence[torch.Tensor], hidden: Sequence[int] = (256, 256), steps: int = 1000,
+                        batch_size: int = 128, lr: float = 1e-3, penalty: float = 10.0, seed: int = 0,
+                        device: torch.device | str | None = None) -> list[CriticResult]:
+    """One independent critic per generator e, eq. (ch15-critic), trained on (real_train, fakes_train[e])
+    and read on (real_train, fakes_train[e]) and (real_test, fakes_test[e]).
+
+    The E critics train side by side as the members of one :class:`ganbook.nets.BatchedMLP` (nothing
+    couples them: the loss is the sum of the members' losses). All start from the same weights (the
+    MLP that ``seed`` initialises) and see the same real minibatches and the same indices into their
+    own fake samples, so they differ only through their data. The fake training samples of all
+    generators must have the same number of rows."""
+    from ..nets import BatchedMLP, mlp
+
+    fakes_train, fakes_test = list(fakes_train), list(fakes_test)
+    if not fakes_train or len(fakes_train) != len(fakes_test):
+        raise ValueError(f"fakes_train and fakes_test must be non-empty lists of the same length, got "
+                         f"{len(fakes_train)} and {len(fakes_test)}")
+    rtr, rte = _flat(real_train, "real_train"), _flat(real_test, "real_test")
+    ftr = [_flat(f, f"fakes_train[{e}]") for e, f in enumerate(fakes_train)]
+    fte = [_flat(f, f"fakes_test[{e}]") for e, f in enumerate(fakes_test)]
     d = rtr.shape[1]
-    for name, t in (("fake_train", ftr), ("real_test", rte), ("fake_test", fte)):
+    for name, t in [("real_test", rte), *((f"fakes_train[{e}]", f) for e, f in enumerate(ftr)),
+                    *((f"fakes_test[{e}]", f) for e, f in enumerate(fte))]:
         if t.shape[1] != d:
             raise ValueError(f"{name} has {t.shape[1]} values per sample but real_train has {d}")
+    if len({f.shape[0] for f in ftr}) > 1:
+        raise ValueError(f"every fakes_train[e] must have the same number of rows, got {[f.shape[0] for f in ftr]}")
     steps = V.positive_int(steps, "steps")
     batch_size = V.positive_int(batch_size, "batch_size")
     lr = V.positive_float(lr, "lr")
     penalty = V.positive_float(penalty, "penalty", allow_zero=True)
     seed = V.positive_int(seed, "seed", minimum=0)
     dev = V.device_arg(device) if device is not None else rtr.device
-    rtr, ftr, rte, fte = (t.to(dev, torch.float32) for t in (rtr, ftr, rte, fte))
+    E = len(ftr)
+    rtr, rte = rtr.to(dev, torch.float32), rte.to(dev, torch.float32)
+    ftr = torch.stack(ftr).to(dev, torch.float32)                               # (E, n_fake, d)
+    fte = [f.to(dev, torch.float32) for f in fte]
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        from ..nets import mlp
-
-        critic = mlp(d, 1, hidden=hidden, activation="leaky_relu", squeeze=True).to(dev)
+        net = mlp(d, 1, hidden=hidden, activation="leaky_relu", squeeze=True)
+    critic = BatchedMLP.from_nets([net] * E, squeeze=True).to(dev)            # rows of member e: block e
     opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+    losses = torch.empty(min(steps, _CHECK_EVERY), device=dev)          # checked in one host sync per block
     for step in range(steps):
         ir = torch.randint(0, rtr.shape[0], (batch_size,), generator=gen).to(dev)
-        jf = torch.randint(0, ftr.shape[0], (batch_size,), generator=gen).to(dev)
-        real, fake = rtr[ir], ftr[jf]
-        loss = critic(fake).mean() - critic(real).mean()
+        jf = torch.randint(0, ftr.shape[1], (batch_size,), generator=gen).to(dev)
+        real = rtr[ir].repeat(E, 1)                                             # (E·batch, d)
+        fake = ftr[:, jf].reshape(E * batch_size, d)                            # (E·batch, d)
+        # means over E·batch rows are 1/E × the sum of the members' means: E × them sums the losses
+        loss = E * (critic(fake).mean() - critic(real).mean())
         if penalty > 0:
-            loss = loss + lipschitz_penalty(critic, real, fake, weight=penalty, generator=gen)
-        if not bool(torch.isfinite(loss)):
-
-            raise TrainingDiverged(f"independent critic diverged at step {step}: loss {float(loss)}")
+            loss = loss + E * lipschitz_penalty(critic, real, fake, weight=penalty, generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        losses[step % len(losses)] = loss.detach()
+        if (step + 1) % len(losses) == 0 or step + 1 == steps:
+            _check_finite(losses[: step % len(losses) + 1], step)
+    out = []
     with torch.no_grad():
-        w_train = float(C.to_float64(critic(rtr)).mean() - C.to_float64(critic(ftr)).mean())
-        w_test = float(C.to_float64(critic(rte)).mean() - C.to_float64(critic(fte)).mean())
-    return CriticResult(train_estimate=w_train, test_estimate=w_test, critic=critic)
+        for e in range(E):
+            f = critic.member(e)
+            w = lambda a, b: float(C.to_float64(f(a)).mean() - C.to_float64(f(b)).mean())   # noqa: E731
+            out.append(CriticResult(train_estimate=w(rtr, ftr[e]), test_estimate=w(rte, fte[e]), critic=f))
+    return out

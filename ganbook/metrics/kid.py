@@ -102,11 +102,18 @@ def kid(real_features: torch.Tensor, fake_features: torch.Tensor, subsets: int =
             raise ValueError(f"subset_size = {subset_size} is larger than the {x.shape[0]} rows of {name}; "
                              f"pass a smaller subset_size")
     where = C.generator_device(generator)
+    # When subset_size equals both sample sizes, every "subset" is the whole sample in another order, and
+    # MMD² does not depend on the order: it is computed once. The permutations are still drawn, so that
+    # ``generator`` advances exactly as it does otherwise (callers' later draws do not change).
+    whole = subset_size == real.shape[0] == fake.shape[0]
     values = torch.empty(subsets, dtype=torch.float64)
     for s in range(subsets):
         ir = torch.randperm(real.shape[0], generator=generator, device=where)[:subset_size].to(real.device)
         jf = torch.randperm(fake.shape[0], generator=generator, device=where)[:subset_size].to(fake.device)
-        values[s] = mmd2_unbiased(real[ir], fake[jf], degree, gamma, coef)
+        if whole and s > 0:
+            values[s] = values[0]
+        else:
+            values[s] = mmd2_unbiased(real if whole else real[ir], fake if whole else fake[jf], degree, gamma, coef)
     mean = float(values.mean())
     std = float(values.std(unbiased=False))
     return KID(mean=mean, std=std, values=values)
