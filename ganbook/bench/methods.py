@@ -39,9 +39,10 @@ def _d_update(run: Run, loss: torch.Tensor) -> None:
 
 
 def _g_update(run: Run, loss: torch.Tensor) -> None:
-    """One step of G's optimiser (G and the networks trained with it) on ``loss``."""
+    """One step of G's optimiser (G and the networks trained with it) on ``loss``. The backward pass
+    computes the gradients of these networks only (``inputs``): D's would be discarded unused."""
     run.opt_g.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward(inputs=[p for group in run.opt_g.param_groups for p in group["params"]])
     run.opt_g.step()
 
 
