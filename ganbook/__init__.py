@@ -26,7 +26,9 @@ On top of the core, never imported by it: ``ablation`` (chapter 6a's guideline a
 and its mutual-information bound, interpolation and truncation), ``rl`` (chapter 16: tabular MDPs and exact
 solvers, MaxEnt IRL and guided-cost-learning identities, GAIL and behaviour cloning),
 ``translation`` (chapter 11: tasks with known answers on shapes, U-Net, PatchGAN, pix2pix, one unpaired loss
-with the weights of CycleGAN, DiscoGAN, DualGAN and DistanceGAN, PAN, SimGAN),
+with the weights of CycleGAN, DiscoGAN, DualGAN and DistanceGAN, PAN, SimGAN), ``superres``, ``editing`` and
+``joint`` (chapter 12: SRGAN on shapes with PSNR/SSIM against FID/KID; latent arithmetic, IcGAN encoders and a
+two-stage StackGAN-style model; CoGAN and SD-GAN on digits),
 ``seqgan`` (chapter 13a: the LSTM oracle and policy, MLE, scheduled sampling, Monte Carlo rollouts, SeqGAN,
 ORGAN and RankGAN rewards), ``crnngan`` and ``video`` (chapter 13b: C-RNN-GAN on sums of sinusoids; VGAN and
 MoCoGAN on moving shapes), ``semi_supervised`` and ``domain_adaptation`` (chapter 14: the K+1-class
@@ -63,9 +65,11 @@ _SUBMODULES = (
     "discrete",
     "divergences",
     "domain_adaptation",
+    "editing",
     "errors",
     "inference",
     "infogan",
+    "joint",
     "kernels",
     "latent",
     "metric_learning",
@@ -81,6 +85,7 @@ _SUBMODULES = (
     "shapes",
     "sngan",
     "spectral",
+    "superres",
     "train",
     "translation",
     "vae",

@@ -330,6 +330,29 @@ r = int(fn([(7, 2), (3, 2), (3, 1), (3, 1)]))
 assert r == 27, f"{r}, expected 27"
 """),
     ],
+    "ch12-ex-psnr": [
+        ("identical images except one pixel of one channel off by 1, in a 1x1x2x2 image: MSE 1/4, PSNR 10 log10(16)", """
+x = torch.zeros(1, 1, 2, 2, dtype=torch.float64)
+y = x.clone()
+y[0, 0, 0, 0] = 1.0
+v = float(fn(x, y)[0])
+assert abs(v - 10 * math.log10(16)) < 1e-9, f"{v}, expected {10 * math.log10(16):.6f}"
+"""),
+        ("two images, errors 0.1 and 0.2 everywhere: PSNR 10 log10(4/0.01) and 10 log10(4/0.04), one per image", """
+x = torch.zeros(2, 3, 4, 4, dtype=torch.float64)
+y = x.clone()
+y[0] += 0.1
+y[1] -= 0.2
+v = fn(x, y)
+want = torch.tensor([10 * math.log10(400.0), 10 * math.log10(100.0)], dtype=torch.float64)
+assert v.shape == (2,) and torch.allclose(v.double(), want), v
+"""),
+        ("black vs white (error 2 everywhere): PSNR 0 dB", """
+x = -torch.ones(1, 3, 3, 3, dtype=torch.float64)
+v = float(fn(x, -x)[0])
+assert abs(v) < 1e-9, v
+"""),
+    ],
     "ch13-ex-q": [
         ("constant rollout rewards 1/4: Q = 1/4 before the last position, the sequence's own reward at it", """
 out = fn(torch.full((2, 3, 5), 0.25, dtype=torch.float64), torch.tensor([1.0, 0.0], dtype=torch.float64))

@@ -24,6 +24,7 @@ from torch import nn
 from . import _validate as V
 from . import dcgan
 from .ablation import average_weights
+from .conditional import adam
 from .errors import TrainingDiverged
 from .objectives.gan import minimax_d_loss, nonsaturating_g_loss
 
@@ -147,7 +148,8 @@ class CondProjectionD(nn.Module):
 @dataclass(frozen=True)
 class Preset:
     """Sizes of the shapes run: image side, latent size, width, steps, batch per member, Adam, the
-    generator's weight-average decay (eq. (ch6-ema)) and the training-set size; D's options: batch norm,
+    generator's weight-average decay (eq. (ch6-ema)), the training-set size and ``position``, the range of the
+    objects' centres as a fraction of the data set's (1: the full ±0.3; 0: every object centred); D's options: batch norm,
     learning-rate ratio to G's, the weights of the two optional terms of :func:`step` and ``stem``, the
     width of two 3×3 stride-1 convolutions before the DCGAN body (0: none)."""
 
@@ -166,6 +168,7 @@ class Preset:
     mismatch: float = 0.0
     stem: int = 0
     real_class: float = 0.0
+    position: float = 1.0
 
 
 PRESETS = {
@@ -197,11 +200,21 @@ class ShapesData:
 def shapes_data(p: Preset, *, generator: torch.Generator | None = None,
                 device: torch.device | str | None = None) -> ShapesData:
     """``p.data`` plain-background shapes at ``p.image_size`` with their labels and hue bins (the hue of
-    the drawn colour, ``factors["color"]``)."""
+    the drawn colour, ``factors["color"]``). With ``p.position`` < 1 the drawn centres are scaled by it
+    and the scenes re-rendered (:func:`ganbook.shapes.render_masks`): a narrower data set, the other
+    factors (class, size, rotation, colour) unchanged."""
     from .data import shapes
+    from .shapes import render_masks
 
+    V.positive_float(p.position, "position", allow_zero=True)
+    if p.position > 1:
+        raise ValueError(f"position must lie in [0, 1], got {p.position}")
     b = shapes(p.data, p.image_size, generator=generator, device=device)
-    return ShapesData(b.images, b.factors["label"], hue_bin(rgb_to_hue(b.factors["color"])))
+    images, f = b.images, b.factors
+    if p.position < 1:
+        f = dict(f, x=p.position * f["x"], y=p.position * f["y"])
+        images = 2 * render_masks(f, p.image_size) * f["color"][..., None, None] - 1
+    return ShapesData(images, f["label"], hue_bin(rgb_to_hue(f["color"])))
 
 
 @dataclass
@@ -236,10 +249,12 @@ def step(G: CondGenerator, D: CondProjectionD, opt_g: torch.optim.Optimizer, opt
     opt_d.zero_grad(set_to_none=True)
     (E * d_loss).backward()
     opt_d.step()
+    D.requires_grad_(False)                                # G's step: no gradient for D's weights (unused)
     g_loss = nonsaturating_g_loss(D(fake, c_fake))
     opt_g.zero_grad(set_to_none=True)
     (E * g_loss).backward()
     opt_g.step()
+    D.requires_grad_(True)
     return torch.stack([d_loss.detach(), g_loss.detach()])
 
 
@@ -256,8 +271,8 @@ def train(p: Preset, data: ShapesData, *, members: int, seed: int) -> Run:
     D = CondProjectionD(c_dim, p.image_size, p.width, members=members, stem=p.stem,
                         guidelines=dcgan.Guidelines(batch_norm=p.d_batch_norm)).to(dev)
     G_avg = copy.deepcopy(G).requires_grad_(False)
-    opt_g = torch.optim.Adam(G.parameters(), lr=p.lr, betas=p.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=p.lr * p.d_lr_ratio, betas=p.betas)
+    opt_g = adam(G.parameters(), p)
+    opt_d = adam(D.parameters(), replace(p, lr=p.lr * p.d_lr_ratio))
     gen = torch.Generator(device=dev).manual_seed(seed)
     codes = condition(data.labels, data.bins)
     losses = torch.empty(p.steps, 2, device=dev)

@@ -11,6 +11,8 @@ Labelled source data, unlabelled target data, a classifier wanted on the target.
   :func:`ganbook.objectives.penalties.gradient_penalty` (eq. ch14-arda);
 * the two tasks of the chapter: :func:`moons_task` (the inter-twinning moons, target rotated) and
   :func:`digits_task` (8×8 digits → rotated and rescaled digits);
+* :func:`shallow_dann`: the DANN paper's shallow network (one sigmoid hidden layer, a logistic domain
+  regressor, SGD with the annealed rate :func:`annealed_lr`), source-only / DANN / target labels paired;
 * :func:`adapt`: source-only, DANN, ARDA, pixel-level adaptation and the target-label ceiling, each
   method × seed one member of batched networks, trained together; returns target accuracies.
 """
@@ -95,14 +97,17 @@ def labelled_moons(n: int, noise: float = 0.1, generator: torch.Generator | None
 
 
 def moons_task(degrees: float = 35.0, n: int = 300, noise: float = 0.1, generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
+               device: torch.device | str | None = None, *, scale: float = 1.0) -> dict[str, torch.Tensor]:
     """The DANN paper's toy: labelled source moons; target = fresh moons rotated by ``degrees``
     (unlabelled for adaptation; ``yt`` is used only by the target-label ceiling), and a rotated test set.
-    Keys: xs, ys (source), xt, yt (target training pool), xt_test, yt_test."""
+    Every point set is multiplied by ``scale`` (the authors' code: noise 0.05, then × 2) before the
+    rotation. Keys: xs, ys (source), xt, yt (target training pool), xt_test, yt_test."""
+    k = V.positive_float(scale, "scale")
     xs, ys = labelled_moons(n, noise, generator, device)
     xt, yt = labelled_moons(n, noise, generator, device)
     xe, ye = labelled_moons(1000, noise, generator, device)
-    return {"xs": xs, "ys": ys, "xt": rotate(xt, degrees), "yt": yt, "xt_test": rotate(xe, degrees), "yt_test": ye}
+    return {"xs": k * xs, "ys": ys, "xt": rotate(k * xt, degrees), "yt": yt, "xt_test": rotate(k * xe, degrees),
+            "yt_test": ye}
 
 
 def transform_digits(images: torch.Tensor, degrees: float = 30.0, scale: float = 0.8) -> torch.Tensor:
@@ -135,6 +140,82 @@ def digits_task(degrees: float = 30.0, scale: float = 0.8, generator: torch.Gene
     return {"xs": x[split["train"]].flatten(1).to(d), "ys": y[split["train"]].to(d),
             "xt": xt_all[:half].to(d), "yt": y[held[:half]].to(d),
             "xt_test": xt_all[half:].to(d), "yt_test": y[held[half:]].to(d)}
+
+
+# -- the DANN paper's shallow network -----------------------------------------------------------------
+SHALLOW_METHODS = ("source only", "DANN", "target labels")
+
+
+def annealed_lr(progress: float, lr: float, alpha: float = 10.0, beta: float = 0.75) -> float:
+    """DANN's learning-rate schedule μ_p = μ₀ / (1 + α p)^β, p ∈ [0, 1] the training progress (Ganin et al.
+    2016: α = 10, β = 0.75)."""
+    p = V.finite_float(progress, "progress")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"progress must lie in [0, 1], got {p}")
+    return V.positive_float(lr, "lr") / (1.0 + V.positive_float(alpha, "alpha", allow_zero=True) * p) ** \
+        V.positive_float(beta, "beta", allow_zero=True)
+
+
+def shallow_dann(task: dict[str, torch.Tensor], *, seed: int = 0, seeds: int = 16, steps: int = 1500,
+                 batch: int = 32, hidden: int = 15, lr: float = 2.0, momentum: float = 0.9, weight: float = 1.0,
+                 methods: Sequence[str] = SHALLOW_METHODS) -> dict[str, torch.Tensor]:
+    """Ganin et al.'s shallow DANN (their Algorithm 1, the network of their toy experiment) for ``seeds``
+    seeds side by side: features h = sigmoid(W x + b) with ``hidden`` units, a softmax label classifier on h,
+    and a *logistic* domain regressor on h (no hidden layer) behind a reversal layer with
+    λ_p = ``weight`` · dann_lambda(p), eq. (ch14-dann); SGD with ``momentum`` and the annealed rate
+    :func:`annealed_lr`. Methods: "source only" (no domain term), "DANN", "target labels" (the ceiling:
+    trained on the target pool's labels). Seed s of every method starts from the same weights (uniform in
+    ±√(6/(fan_in + fan_out)) as in the authors' code, domain regressor and biases 0) and sees the same
+    source and target batches, so the comparison is paired; with ``weight`` = 0, DANN *is* source-only.
+    Returns {method: target test accuracies (seeds,)}."""
+    for key in ("xs", "ys", "xt", "yt", "xt_test", "yt_test"):
+        if key not in task:
+            raise ValueError(f"task must have the key {key!r} (see moons_task)")
+    unknown = [m for m in methods if m not in SHALLOW_METHODS]
+    if unknown or not methods:
+        raise ValueError(f"methods must be a non-empty subset of {SHALLOW_METHODS}, got {list(methods)}")
+    S, steps, B = V.positive_int(seeds, "seeds"), V.positive_int(steps, "steps"), V.positive_int(batch, "batch")
+    H = V.positive_int(hidden, "hidden")
+    V.positive_float(weight, "weight", allow_zero=True)
+    V.probability(momentum, "momentum")
+    xs, ys, xt, yt = task["xs"], task["ys"], task["xt"], task["yt"]
+    dev, d, K = xs.device, xs.shape[1], int(torch.cat([ys, yt]).max()) + 1
+    methods = list(methods)
+    n_m, M = len(methods), len(methods) * S                         # member m: method m // S, seed m % S
+    gens = _member_generators(seed, 6, S)
+
+    def uniform(a: int, b: int) -> torch.Tensor:
+        e = math.sqrt(6.0 / (a + b))
+        return torch.stack([(2 * torch.rand(a, b, generator=g) - 1) * e for g in gens]).repeat(n_m, 1, 1).to(dev)
+
+    W, V_ = uniform(d, H).requires_grad_(), uniform(H, K).requires_grad_()
+    b, c = torch.zeros(M, 1, H, device=dev, requires_grad=True), torch.zeros(M, 1, K, device=dev, requires_grad=True)
+    w_d, b_d = torch.zeros(S, H, 1, device=dev, requires_grad=True), torch.zeros(S, 1, 1, device=dev, requires_grad=True)
+    opt = torch.optim.SGD([W, b, V_, c, w_d, b_d], lr=lr, momentum=momentum)
+    g = torch.Generator(device=dev).manual_seed(seed)
+    target = torch.tensor([m == "target labels" for m in methods], device=dev).repeat_interleave(S)
+    group = {m: slice(i * S, (i + 1) * S) for i, m in enumerate(methods)}
+    for step in range(steps):
+        p = step / steps
+        opt.param_groups[0]["lr"] = annealed_lr(p, lr)
+        i_s = torch.randint(0, len(xs), (S, B), generator=g, device=dev).repeat(n_m, 1)   # one batch per seed,
+        i_t = torch.randint(0, len(xt), (S, B), generator=g, device=dev).repeat(n_m, 1)   # shared by its methods
+        x_lab = torch.where(target[:, None, None], xt[i_t], xs[i_s])
+        y_lab = torch.where(target[:, None], yt[i_t], ys[i_s])
+        h = torch.sigmoid(torch.baddbmm(b, torch.cat([x_lab, xt[i_t]], 1), W))            # (M, 2B, H)
+        loss = F.cross_entropy(torch.baddbmm(c, h[:, :B], V_).reshape(-1, K), y_lab.reshape(-1)) * M
+        if "DANN" in group:                                                               # eq. (ch14-dann)
+            s = torch.baddbmm(b_d, grad_reverse(h[group["DANN"]], weight * dann_lambda(p)), w_d).squeeze(-1)
+            loss = loss + dann_d_loss(s[:, :B], s[:, B:]) * S
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 500 == 0 and not bool(torch.isfinite(loss)):
+            raise TrainingDiverged(f"shallow_dann: the loss is {float(loss)} at step {step}")
+    with torch.no_grad():
+        h = torch.sigmoid(torch.baddbmm(b, task["xt_test"].expand(M, -1, -1), W))
+        acc = (torch.baddbmm(c, h, V_).argmax(-1) == task["yt_test"]).float().mean(-1)
+    return {m: acc[group[m]].cpu() for m in methods}
 
 
 # -- all methods side by side -------------------------------------------------------------------------
@@ -227,5 +308,5 @@ def adapt(task: dict[str, torch.Tensor], *, seed: int = 0, seeds: int = 5, steps
     return {m: acc[group[m]].cpu() for m in methods}
 
 
-__all__ = ["GradientReversal", "METHODS", "adapt", "dann_d_loss", "dann_lambda", "digits_task", "grad_reverse",
-           "labelled_moons", "moons_task", "rotate", "transform_digits"]
+__all__ = ["GradientReversal", "METHODS", "SHALLOW_METHODS", "adapt", "annealed_lr", "dann_d_loss", "dann_lambda",
+           "digits_task", "grad_reverse", "labelled_moons", "moons_task", "rotate", "shallow_dann", "transform_digits"]

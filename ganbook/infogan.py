@@ -11,6 +11,7 @@ categorical code, and the mutual information gap (MIG) of continuous codes again
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _validate as V
-from .conditional import Generator, _one_hot
+from .conditional import Generator, _one_hot, adam
 from .errors import TrainingDiverged
 from .nets import BatchedMLP
 from .objectives.gan import minimax_d_loss, nonsaturating_g_loss
@@ -129,6 +130,27 @@ def mig(codes: torch.Tensor, factors: torch.Tensor, bins: int = 20) -> tuple[flo
     return float(((top[0] - top[1]) / h).mean()), mi
 
 
+def circles(n: int, size: int = 16, *, generator: torch.Generator | None = None,
+            device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A named subset of the shapes' factors for disentanglement scores: ``n`` circles of one colour (white)
+    on black, whose only factors are the centre x, y and the radius, drawn uniformly over the shapes data
+    set's ranges (:mod:`ganbook.shapes`: x, y ∈ [−0.3, 0.3], radius ∈ [0.25, 0.45]). Returns flattened
+    images (n, size²) in [−1, 1] and the factors (n, 3) = (x, y, radius), on ``device``."""
+    from . import shapes as S
+
+    V.positive_int(n, "n")
+    V.generator(generator)
+    where = generator.device if generator is not None else torch.device("cpu")
+    u = torch.rand(n, 3, generator=generator, device=where)
+    lo, hi = S.SCALE
+    factors = torch.stack([S.POSITION * (2 * u[:, 0] - 1), S.POSITION * (2 * u[:, 1] - 1), lo + (hi - lo) * u[:, 2]], 1)
+    factors = factors.to(V.device_arg(device))
+    f = {"label": torch.full((n,), S.CLASSES.index("circle"), device=factors.device), "x": factors[:, 0],
+         "y": factors[:, 1], "scale": factors[:, 2], "angle": torch.zeros(n, device=factors.device)}
+    masks = S.render_masks(f, size)                                             # (n, 1, size, size)
+    return (2 * masks - 1).reshape(n, -1), factors
+
+
 # --- training -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -181,13 +203,15 @@ class InfoD(torch.nn.Module):
 
 @dataclass
 class Run:
-    """A trained InfoGAN: G, D/Q, the number of labels each member saw, and the per-step history of the
-    information bound's estimate for the categorical code (steps, members)."""
+    """A trained InfoGAN: G, D/Q, the number of labels each member saw, the per-step history of the
+    information bound's estimate for the categorical code (steps, members), and ``D_init``, a copy of D/Q
+    at initialisation (an untrained encoder of the same architecture: a paired control)."""
 
     G: Generator
     D: InfoD
     n_labels: torch.Tensor
     info: torch.Tensor
+    D_init: InfoD | None = None
 
 
 def codes(p: Preset, members: int, n: int, device: torch.device, generator: torch.Generator | None
@@ -221,8 +245,8 @@ def train(x: torch.Tensor, p: Preset, *, members: int, labels: torch.Tensor | No
         order = labelled_order(labels, p.n_cat, generator)
     G = Generator(p.z_dim, p.n_cat + p.n_cont, x.shape[1], p.hidden, members=members).to(dev)
     D = InfoD(x.shape[1], p.n_cat, p.n_cont, p.hidden, members=members).to(dev)
-    opt_d = torch.optim.Adam(D.parameters(), lr=p.lr, betas=p.betas)
-    opt_g = torch.optim.Adam(G.parameters(), lr=p.lr, betas=p.betas)
+    D_init = copy.deepcopy(D).requires_grad_(False)
+    opt_d, opt_g = adam(D.parameters(), p), adam(G.parameters(), p)
     info = torch.empty(p.steps, members, device=dev)
     h_cat = categorical_entropy(p.n_cat)
     for t in range(p.steps):
@@ -230,26 +254,33 @@ def train(x: torch.Tensor, p: Preset, *, members: int, labels: torch.Tensor | No
         z = torch.randn(members, p.batch, p.z_dim, device=dev, generator=generator)
         cat, cont = codes(p, members, p.batch, dev, generator)
         fake = G(z, torch.cat([p.code_scale * _one_hot(cat, p.n_cat), cont], dim=2))
-        src_r, _, _ = D(real)
-        src_f, logit_f, mean_f = D(fake.detach())
+        batches = [real, fake.detach()]
+        if n_labels is not None:                                       # ss-InfoGAN: a batch of labelled images
+            pick = labelled_batch(order, counts, p.batch, generator)
+            batches.append(x[pick])
+        src, logit, mean = D(torch.cat(batches, 1))                    # one pass over all the batches
+        src_r, src_f = src[:, :p.batch], src[:, p.batch:2 * p.batch]
+        logit_f, mean_f = logit[:, p.batch:2 * p.batch], mean[:, p.batch:2 * p.batch]
         log_q = -F.cross_entropy(logit_f.transpose(1, 2), cat, reduction="none")     # (members, n)
         mi_term = info_term(log_q, mean_f, cont, p)
         d_loss = minimax_d_loss(src_r, src_f) + p.info_weight * mi_term
         if n_labels is not None:
-            d_loss = d_loss + p.label_weight * supervised_term(D, x, labels, order, counts, p, generator)
+            d_loss = d_loss + p.label_weight * labelled_cross_entropy(logit[:, 2 * p.batch:], labels[pick], counts)
         opt_d.zero_grad(set_to_none=True)
         (d_loss * members).backward()
         opt_d.step()
+        D.requires_grad_(False)            # G's step: Q's share of the bound is trained in D's step above
         src_f, logit_f, mean_f = D(fake)
         log_q = -F.cross_entropy(logit_f.transpose(1, 2), cat, reduction="none")
         g_loss = nonsaturating_g_loss(src_f) + p.info_weight * info_term(log_q, mean_f, cont, p)
         opt_g.zero_grad(set_to_none=True)
         (g_loss * members).backward()
         opt_g.step()
+        D.requires_grad_(True)
         info[t] = ba_bound(log_q.detach(), h_cat)
     if not bool(torch.isfinite(info).all()):
         raise TrainingDiverged("InfoGAN: the information term became NaN or infinite during training")
-    return Run(G, D, counts, info)
+    return Run(G, D, counts, info, D_init)
 
 
 def info_term(log_q: torch.Tensor, mean: torch.Tensor, cont: torch.Tensor, p: Preset) -> torch.Tensor:
@@ -271,16 +302,29 @@ def labelled_order(labels: torch.Tensor, k: int, generator: torch.Generator | No
     return torch.cat(rows)
 
 
+def labelled_batch(order: torch.Tensor, counts: torch.Tensor, n: int, generator: torch.Generator | None
+                   ) -> torch.Tensor:
+    """Indices (members, n) of a batch drawn with replacement from each member's labelled images, the
+    first ``counts[m]`` of ``order`` (:func:`labelled_order`; a member without labels gets image order[0])."""
+    u = torch.rand(counts.shape[0], n, device=order.device, generator=generator)
+    return order[(u * counts.clamp_min(1)[:, None]).long()]
+
+
+def labelled_cross_entropy(logits: torch.Tensor, y: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """ss-InfoGAN's term, eq. (ch9-ss-infogan): the cross-entropy of Q's categorical logits (members, n, k)
+    on each member's labelled batch y (members, n), averaged over members; members with no labels
+    (``counts`` 0) contribute 0."""
+    ce = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(1)         # (members,)
+    return (ce * (counts > 0)).sum() / counts.shape[0]
+
+
 def supervised_term(D: InfoD, x: torch.Tensor, labels: torch.Tensor, order: torch.Tensor, counts: torch.Tensor,
                     p: Preset, generator: torch.Generator | None) -> torch.Tensor:
-    """ss-InfoGAN's term, eq. (ch9-ss-infogan): the cross-entropy of Q's categorical head on a batch drawn
-    from each member's labelled images (members with no labels contribute 0)."""
-    members = counts.shape[0]
-    u = torch.rand(members, p.batch, device=x.device, generator=generator)
-    pick = order[(u * counts.clamp_min(1)[:, None]).long()]                    # (members, batch)
+    """ss-InfoGAN's term, eq. (ch9-ss-infogan), on a fresh labelled batch (:func:`labelled_batch`) through D:
+    the cross-entropy of Q's categorical head (members with no labels contribute 0)."""
+    pick = labelled_batch(order, counts, p.batch, generator)
     _, logits, _ = D(x[pick])
-    ce = F.cross_entropy(logits.transpose(1, 2), labels[pick], reduction="none").mean(1)   # (members,)
-    return (ce * (counts > 0)).sum() / members
+    return labelled_cross_entropy(logits, labels[pick], counts)
 
 
 @torch.no_grad()

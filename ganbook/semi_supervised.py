@@ -30,7 +30,8 @@ from . import _validate as V
 class Preset:
     """Sizes of chapter 14's experiments: ``seeds`` side by side and ``steps`` of the few-label digits run
     (``width`` hidden units, ``batch`` unlabelled and ``batch`` generated images per step, ``batch // 2``
-    labelled ones); ``moons_seeds``, ``da_seeds`` and ``da_steps`` of the domain-adaptation runs."""
+    labelled ones); ``moons_seeds``, ``da_seeds`` and ``da_steps`` of the domain-adaptation runs;
+    ``shallow_seeds`` and ``shallow_steps`` of the DANN paper's shallow network on the moons."""
 
     seeds: int
     steps: int
@@ -39,11 +40,14 @@ class Preset:
     moons_seeds: int
     da_seeds: int
     da_steps: int
+    shallow_seeds: int = 16
+    shallow_steps: int = 1500
 
 
 PRESETS = {
     "cpu": Preset(seeds=5, steps=1200, width=64, batch=48, moons_seeds=12, da_seeds=5, da_steps=400),
-    "gpu": Preset(seeds=10, steps=6000, width=256, batch=100, moons_seeds=16, da_seeds=10, da_steps=3000),
+    "gpu": Preset(seeds=10, steps=6000, width=256, batch=100, moons_seeds=16, da_seeds=10, da_steps=3000,
+                  shallow_seeds=64, shallow_steps=3000),
 }
 
 

@@ -218,3 +218,51 @@ def test_conv_train_smoke_and_accuracies_on_real_images():
     assert float(acc_c[0]) > 0.95 and float(acc_h[0]) == 1.0
     with pytest.raises(ValueError, match="preset"):
         CC.preset("tpu")
+
+
+def test_conv_shapes_data_position_narrows_the_centres_only():
+    """position = 0: every object's coverage centroid is the canvas centre (computed from the pixels); the
+    labels and colours are those of the full data set drawn from the same seed; bad values are refused."""
+    from ganbook import conditional_conv as CC
+
+    full = CC.shapes_data(CC.preset("cpu", data=50, image_size=32), generator=torch.Generator().manual_seed(3))
+    cen = CC.shapes_data(CC.preset("cpu", data=50, image_size=32, position=0.0), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(full.labels, cen.labels) and torch.equal(full.bins, cen.bins)
+    m = (cen.images.amax(1) + 1) / 2                                       # (n, 32, 32) coverage × brightness
+    w = torch.arange(32, dtype=torch.float32) - 15.5
+    cx = (m.sum(1) * w).sum(1) / m.sum((1, 2))
+    cy = (m.sum(2) * w).sum(1) / m.sum((1, 2))
+    # the centroid of a shape is its centre (module docstring); the heart's tip makes antialiasing asymmetric
+    assert float(cx.abs().max()) < 0.3 and float(cy.abs().max()) < 0.3
+    mf = (full.images.amax(1) + 1) / 2
+    assert float(((mf.sum(1) * w).sum(1) / mf.sum((1, 2))).abs().max()) > 2       # the full data set moves them
+    with pytest.raises(ValueError, match="position"):
+        CC.shapes_data(CC.preset("cpu", data=8, position=1.5))
+
+
+def test_fused_adam_matches_the_reference_adam():
+    """conditional.adam (fused on the CPU) against torch's default single-tensor Adam on the same gradients."""
+    p = C.preset("cpu", lr=1e-2)
+    a = [torch.nn.Parameter(torch.randn(3, 4, generator=torch.Generator().manual_seed(0)))]
+    b = [torch.nn.Parameter(a[0].detach().clone())]
+    opt_a, opt_b = C.adam(a, p), torch.optim.Adam(b, lr=p.lr, betas=p.betas, foreach=False)
+    for k in range(5):
+        grad = torch.randn(3, 4, generator=torch.Generator().manual_seed(k + 1))
+        a[0].grad, b[0].grad = grad.clone(), grad.clone()
+        opt_a.step()
+        opt_b.step()
+    assert torch.allclose(a[0], b[0], atol=1e-6)
+
+
+def test_train_kinds_returns_one_run_per_kind_and_refuses_bad_kinds():
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    x, y = torch.rand(30, 4) * 2 - 1, torch.randint(0, 3, (30,), generator=g)
+    p = C.preset("cpu", steps=4, hidden=(8,), batch=4)
+    runs = C.train_kinds(("cgan", "acgan"), x, y, 3, p, members=[2, 3], generator=g)
+    assert [r.G.members for r in runs.values()] == [2, 3] and runs["acgan"].d_loss.shape == (4,)
+    assert C.sample(runs["acgan"].G, torch.arange(3), 3, generator=g).shape == (3, 3, 4)
+    with pytest.raises(ValueError, match="kinds"):
+        C.train_kinds(("cgan", "cgan"), x, y, 3, p, members=[1, 1])
+    with pytest.raises(ValueError, match="kinds"):
+        C.train_kinds(("cgan",), x, y, 3, p, members=[1, 1])

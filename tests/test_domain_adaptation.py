@@ -107,3 +107,51 @@ def test_bad_input_is_named():
         da.rotate(torch.zeros(3, 3), 10.0)
     with pytest.raises(TypeError, match="x"):
         da.grad_reverse([1.0])
+
+
+def test_moons_task_scale_multiplies_every_point_set_before_the_rotation():
+    one = da.moons_task(35.0, n=40, noise=0.05, generator=torch.Generator().manual_seed(4))
+    two = da.moons_task(35.0, n=40, noise=0.05, generator=torch.Generator().manual_seed(4), scale=2.0)
+    for key in ("xs", "xt", "xt_test"):
+        torch.testing.assert_close(two[key], 2 * one[key])
+    for key in ("ys", "yt", "yt_test"):
+        assert torch.equal(two[key], one[key])
+    with pytest.raises(ValueError, match="scale"):
+        da.moons_task(n=10, scale=0.0)
+
+
+def test_annealed_lr_closed_form():
+    assert da.annealed_lr(0.0, 2.0) == 2.0
+    assert abs(da.annealed_lr(1.0, 1.0) - 11.0 ** -0.75) < 1e-15                   # μ₀ / (1 + 10)^0.75
+    assert abs(da.annealed_lr(0.5, 3.0, alpha=2.0, beta=1.0) - 1.5) < 1e-15          # 3 / (1 + 1)
+    with pytest.raises(ValueError, match="progress"):
+        da.annealed_lr(-0.1, 1.0)
+    with pytest.raises(ValueError, match="lr"):
+        da.annealed_lr(0.5, 0.0)
+
+
+def test_shallow_dann_with_zero_weight_is_source_only_and_the_ceiling_learns():
+    """Paired members: with λ = 0 the reversed gradient is zero, so DANN trains exactly like source-only."""
+    task = da.moons_task(35.0, n=100, noise=0.05, scale=2.0, generator=torch.Generator().manual_seed(5))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        acc = da.shallow_dann(task, seed=0, seeds=3, steps=300, weight=0.0)
+        acc_dann = da.shallow_dann(task, seed=0, seeds=3, steps=300, weight=1.0, methods=["DANN"])
+    finally:
+        torch.set_num_threads(threads)
+    assert list(acc) == list(da.SHALLOW_METHODS)
+    assert (acc["DANN"] - acc["source only"]).abs().max() <= 0.002          # the same network, up to rounding
+    assert (acc["target labels"] > 0.95).all()                             # the ceiling learns the rotated moons
+    assert acc_dann["DANN"].shape == (3,) and torch.isfinite(acc_dann["DANN"]).all()
+    assert (acc_dann["DANN"] - acc["DANN"]).abs().max() > 0                # with λ > 0 the domain term acts
+
+
+def test_shallow_dann_bad_input_is_named():
+    task = da.moons_task(n=20)
+    with pytest.raises(ValueError, match="methods"):
+        da.shallow_dann(task, methods=["ARDA"])
+    with pytest.raises(ValueError, match="task"):
+        da.shallow_dann({"xs": torch.zeros(3, 2)})
+    with pytest.raises(ValueError, match="momentum"):
+        da.shallow_dann(task, momentum=1.5)

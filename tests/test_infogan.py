@@ -99,6 +99,30 @@ def test_train_runs_and_semi_supervised_learns_labels():
     assert pred.shape == (2, 600)
 
 
+def test_circles_factors_match_their_pixels_and_the_initial_copy_is_untrained():
+    """Independent reference: the circle's centre and radius from its pixels (the coverage's centroid and
+    area, area = πr² up to the ramp's ≈ 0.26 pixel² of :mod:`ganbook.shapes`)."""
+    x, f = infogan.circles(200, 32, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (200, 32 * 32) and f.shape == (200, 3)
+    assert float(f[:, :2].abs().max()) <= 0.3 and float(f[:, 2].min()) >= 0.25 and float(f[:, 2].max()) <= 0.45
+    m = (x.reshape(200, 32, 32) + 1) / 2                                   # coverage in [0, 1]
+    centres = (torch.arange(32) * 2 + 1) / 32 - 1                          # pixel centres, canvas units
+    area = m.sum((1, 2))
+    cx = (m.sum(1) * centres).sum(1) / area
+    cy = (m.sum(2) * centres.flip(0)).sum(1) / area                        # rows count from the top, y up
+    r = ((area - 0.26) / math.pi).sqrt() * 2 / 32                          # pixels² → canvas units
+    assert float((cx - f[:, 0]).abs().max()) < 0.01 and float((cy - f[:, 1]).abs().max()) < 0.01
+    assert float((r - f[:, 2]).abs().max()) < 0.01
+    p = infogan.preset("cpu", n_cat=1, n_cont=3, hidden=(16,), steps=3, batch=8, z_dim=2)
+    torch.manual_seed(0)
+    run = infogan.train(x, p, members=2, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    infogan.Generator(p.z_dim, p.n_cat + p.n_cont, x.shape[1], p.hidden, members=2)
+    fresh = infogan.InfoD(x.shape[1], p.n_cat, p.n_cont, p.hidden, members=2)   # the same draws as train's D
+    for a, b, c in zip(run.D_init.parameters(), fresh.parameters(), run.D.parameters()):
+        assert torch.equal(a, b) and not torch.equal(a, c)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="pred and labels"):
         infogan.hungarian_accuracy(torch.zeros(3, dtype=torch.long), torch.zeros(4, dtype=torch.long), 2)

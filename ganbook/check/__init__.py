@@ -24,3 +24,4 @@ from .semi_supervised import k_plus_one_probability  # noqa: E402,F401  (chapter
 from .sequences import rollout_q  # noqa: E402,F401  (chapter 13a)
 from .sequences_continuous import periodogram_peak  # noqa: E402,F401  (chapter 13b)
 from .translation import receptive_field  # noqa: E402,F401  (chapter 11)
+from .superres import psnr  # noqa: E402,F401  (chapter 12)
