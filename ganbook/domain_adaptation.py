@@ -156,6 +156,17 @@ def annealed_lr(progress: float, lr: float, alpha: float = 10.0, beta: float = 0
         V.positive_float(beta, "beta", allow_zero=True)
 
 
+def _check_task_and_methods(task: dict, methods, allowed) -> None:
+    """A task dict has its six tensors (see :func:`moons_task`, :func:`digits_task`); ``methods`` is a
+    non-empty subset of ``allowed``."""
+    for key in ("xs", "ys", "xt", "yt", "xt_test", "yt_test"):
+        if key not in task:
+            raise ValueError(f"task must have the key {key!r} (see moons_task / digits_task)")
+    unknown = [m for m in methods if m not in allowed]
+    if unknown or not methods:
+        raise ValueError(f"methods must be a non-empty subset of {allowed}, got {list(methods)}")
+
+
 def shallow_dann(task: dict[str, torch.Tensor], *, seed: int = 0, seeds: int = 16, steps: int = 1500,
                  batch: int = 32, hidden: int = 15, lr: float = 2.0, momentum: float = 0.9, weight: float = 1.0,
                  methods: Sequence[str] = SHALLOW_METHODS) -> dict[str, torch.Tensor]:
@@ -168,12 +179,7 @@ def shallow_dann(task: dict[str, torch.Tensor], *, seed: int = 0, seeds: int = 1
     ±√(6/(fan_in + fan_out)) as in the authors' code, domain regressor and biases 0) and sees the same
     source and target batches, so the comparison is paired; with ``weight`` = 0, DANN *is* source-only.
     Returns {method: target test accuracies (seeds,)}."""
-    for key in ("xs", "ys", "xt", "yt", "xt_test", "yt_test"):
-        if key not in task:
-            raise ValueError(f"task must have the key {key!r} (see moons_task)")
-    unknown = [m for m in methods if m not in SHALLOW_METHODS]
-    if unknown or not methods:
-        raise ValueError(f"methods must be a non-empty subset of {SHALLOW_METHODS}, got {list(methods)}")
+    _check_task_and_methods(task, methods, SHALLOW_METHODS)
     S, steps, B = V.positive_int(seeds, "seeds"), V.positive_int(steps, "steps"), V.positive_int(batch, "batch")
     H = V.positive_int(hidden, "hidden")
     V.positive_float(weight, "weight", allow_zero=True)
@@ -238,12 +244,7 @@ def adapt(task: dict[str, torch.Tensor], *, seed: int = 0, seeds: int = 5, steps
     reversal layer, against a discriminator on the *inputs* (target vs translated source), with a content
     loss ``content`` · ‖t(x)‖², and c ∘ f trained on source and translated source, eq. (ch14-pixel).
     Every adversarial pair is updated simultaneously by one backward pass (one Adam: ``lr``, β₁ = ``beta1``)."""
-    for key in ("xs", "ys", "xt", "yt", "xt_test", "yt_test"):
-        if key not in task:
-            raise ValueError(f"task must have the key {key!r} (see moons_task / digits_task)")
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {list(methods)}")
+    _check_task_and_methods(task, methods, METHODS)
     S, steps, B = V.positive_int(seeds, "seeds"), V.positive_int(steps, "steps"), V.positive_int(batch, "batch")
     xs, ys, xt, yt = task["xs"], task["ys"], task["xt"], task["yt"]
     dev, d, K = xs.device, xs.shape[1], int(torch.cat([ys, yt]).max()) + 1

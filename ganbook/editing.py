@@ -31,7 +31,7 @@ from torch import nn
 from . import _validate as V
 from .conditional_conv import HUE_BINS, foreground_hue, hue_bin, rgb_to_hue
 from .dcgan import Discriminator
-from .errors import TrainingDiverged
+from .errors import check_finite
 from .nets import BatchedMLP
 from .objectives.gan import minimax_d_loss, nonsaturating_g_loss
 from .superres import SRGenerator, downsample, upsample
@@ -109,11 +109,6 @@ class CondGenerator(nn.Module):
         return torch.tanh(h).view(*z.shape[:2], 3, self.side, self.side)
 
 
-def _check_finite(loss: torch.Tensor, what: str) -> None:
-    if not bool(torch.isfinite(loss).all()):
-        raise TrainingDiverged(f"{what} became NaN/inf; lower the learning rate")
-
-
 def train_cgan(data: EditData, *, p: Preset, members: int, seed: int = 0) -> CondGenerator:
     """Train ``members`` conditional GANs side by side on (data.low, data.bins). D is an MLP on
     [x, onehot(y)] (LeakyReLU) with two outputs: the real/fake logit, trained with the cross-entropy
@@ -149,7 +144,7 @@ def train_cgan(data: EditData, *, p: Preset, members: int, seed: int = 0) -> Con
         opt_g.zero_grad(set_to_none=True)
         (E * loss).backward()
         opt_g.step()
-    _check_finite(loss, "the conditional GAN loss")
+    check_finite(loss, "the conditional GAN loss")
     return G
 
 
@@ -234,7 +229,7 @@ def train_icgan_encoders(G: CondGenerator, data: EditData, *, p: Preset, seed: i
         opt.zero_grad(set_to_none=True)
         (E * loss).backward()
         opt.step()
-    _check_finite(loss, "the encoders' loss")
+    check_finite(loss, "the encoders' loss")
     return enc_z, enc_y
 
 
@@ -276,7 +271,7 @@ def train_stage2(G1: CondGenerator, data: EditData, *, p: Preset, seed: int = 0)
         opt_r.zero_grad(set_to_none=True)
         (E * loss).backward()
         opt_r.step()
-    _check_finite(loss, "the stage-2 loss")
+    check_finite(loss, "the stage-2 loss")
     return R
 
 

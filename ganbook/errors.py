@@ -8,4 +8,11 @@ class TrainingDiverged(RuntimeError):
     """Raised when a loss or a parameter becomes NaN or infinite."""
 
 
-__all__ = ["TrainingDiverged"]
+def check_finite(loss, what: str) -> None:
+    """Raise :class:`TrainingDiverged` naming ``what`` if the tensor ``loss`` holds a NaN or an infinity
+    (one host sync: call it once per check, not every step)."""
+    if not bool(loss.isfinite().all()):
+        raise TrainingDiverged(f"{what} became NaN/inf; lower the learning rate")
+
+
+__all__ = ["TrainingDiverged", "check_finite"]

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
-from .errors import TrainingDiverged
+from .errors import check_finite
 from .nets import BatchedMLP
 from .objectives.gan import minimax_d_loss, nonsaturating_g_loss
 
@@ -138,11 +138,6 @@ def _pools(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat[0::2], negative(flat[1::2])
 
 
-def _check_finite(loss: torch.Tensor, what: str) -> None:
-    if not bool(torch.isfinite(loss).all()):
-        raise TrainingDiverged(f"{what} became NaN/inf; lower the learning rate")
-
-
 def train_cogan(images: torch.Tensor, *, p: Preset, members: int, shared: bool | list[bool] = True,
                 seed: int = 0) -> CoupledGenerators:
     """Train ``members`` coupled GANs side by side on *unpaired* domains: A = half of ``images``
@@ -172,7 +167,7 @@ def train_cogan(images: torch.Tensor, *, p: Preset, members: int, shared: bool |
         opt_g.zero_grad(set_to_none=True)
         (E * loss).backward()
         opt_g.step()
-    _check_finite(loss, "the CoGAN loss")
+    check_finite(loss, "the CoGAN loss")
     return G
 
 
@@ -278,7 +273,7 @@ def train_sdgan(images: torch.Tensor, labels: torch.Tensor, *, p: Preset, member
         opt_g.zero_grad(set_to_none=True)
         (E * loss).backward()
         opt_g.step()
-    _check_finite(loss, "the SD-GAN loss")
+    check_finite(loss, "the SD-GAN loss")
     return G
 
 

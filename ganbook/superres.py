@@ -27,7 +27,7 @@ from torch import nn
 
 from . import _validate as V
 from .dcgan import Discriminator, _from_channels, _to_channels
-from .errors import TrainingDiverged
+from .errors import check_finite
 from .translation import _per_member, adversarial_d_loss, adversarial_g_loss
 
 # ------------------------------------------------------------------------------------------ presets
@@ -265,8 +265,7 @@ def train_srgan(hr: torch.Tensor, *, mse_weight: torch.Tensor, feature_weight: t
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
-    if not bool(torch.isfinite(loss)):
-        raise TrainingDiverged("the SRGAN loss became NaN/inf; lower the learning rate")
+    check_finite(loss, "the SRGAN loss")
     return G
 
 

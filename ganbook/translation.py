@@ -38,7 +38,7 @@ from torch import nn
 
 from . import _validate as V
 from .dcgan import _from_channels, _to_channels  # the members-as-channel-blocks layout of chapter 6a
-from .errors import TrainingDiverged
+from .errors import check_finite
 
 # ------------------------------------------------------------------------------------------ presets
 
@@ -493,11 +493,6 @@ def _draw(pool: torch.Tensor, members: int, batch: int, generator: torch.Generat
     return pool[idx]
 
 
-def _check_finite(loss: torch.Tensor, what: str) -> None:
-    if not bool(torch.isfinite(loss).all()):
-        raise TrainingDiverged(f"{what} became NaN/inf; lower the learning rate")
-
-
 def train_pix2pix(a: torch.Tensor, b: torch.Tensor, *, l1_weight: torch.Tensor, adv_weight: torch.Tensor,
                   p: Preset, seed: int = 0) -> UNet:
     """Train E = len(l1_weight) pix2pix members side by side on pairs (a, b) ((N, C_a, S, S),
@@ -530,7 +525,7 @@ def train_pix2pix(a: torch.Tensor, b: torch.Tensor, *, l1_weight: torch.Tensor, 
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
-    _check_finite(loss, "the pix2pix loss")
+    check_finite(loss, "the pix2pix loss")
     return G
 
 
@@ -584,7 +579,7 @@ def train_unpaired(x: torch.Tensor, y: torch.Tensor, weights: UnpairedWeights, *
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
-    _check_finite(loss, "the unpaired loss")
+    check_finite(loss, "the unpaired loss")
     return G_xy, G_yx
 
 
