@@ -529,20 +529,46 @@ def train_pix2pix(a: torch.Tensor, b: torch.Tensor, *, l1_weight: torch.Tensor, 
     return G
 
 
-def train_unpaired(x: torch.Tensor, y: torch.Tensor, weights: UnpairedWeights, *, members: int, p: Preset,
-                   seed: int = 0, x_pools: torch.Tensor | None = None,
+def _member_groups(weights: object, members: int) -> list[tuple[slice, UnpairedWeights]]:
+    """Runs of consecutive members sharing one :class:`UnpairedWeights`: [(slice of members, weights)].
+    ``weights`` is one UnpairedWeights (every member) or a sequence of ``members`` of them."""
+    if isinstance(weights, UnpairedWeights):
+        return [(slice(0, members), weights)]
+    if not isinstance(weights, (list, tuple)) or not all(isinstance(w, UnpairedWeights) for w in weights):
+        raise TypeError(f"weights must be an UnpairedWeights or a sequence of them, got {type(weights).__name__}")
+    if len(weights) != members:
+        raise ValueError(f"weights must hold one UnpairedWeights per member ({members}), got {len(weights)}")
+    groups, lo = [], 0
+    for e in range(1, members + 1):
+        if e == members or weights[e] != weights[lo]:
+            groups.append((slice(lo, e), weights[lo]))
+            lo = e
+    return groups
+
+
+@torch.no_grad()
+def _clip_members(nets: Sequence[nn.Module], members: slice, E: int, bound: float = 0.01) -> None:
+    """Clip to ±bound the weights of ``members`` only (DualGAN's critics among other members): every
+    parameter of a grouped ``members=E`` network holds its members in E consecutive blocks of dimension 0."""
+    for q in (q for net in nets for q in net.parameters()):
+        block = q.view(E, -1)[members]
+        q.view(E, -1)[members] = block.clamp(-bound, bound)
+
+
+def train_unpaired(x: torch.Tensor, y: torch.Tensor, weights: UnpairedWeights | Sequence[UnpairedWeights], *,
+                   members: int, p: Preset, seed: int = 0, x_pools: torch.Tensor | None = None,
                    y_pools: torch.Tensor | None = None, pixelwise: bool = True) -> tuple[nn.Module, nn.Module]:
     """Train ``members`` pairs of generators (G_XY, G_YX) side by side on *unpaired* sets x (N, C, S, S)
-    and y (M, C, S, S) with the loss of eq. (ch11-unpaired) and ``weights`` (two PatchGANs learn with
-    the matching adversarial loss; "wgan" critics have their weights clipped to ±0.01 as in DualGAN).
-    ``x_pools``/``y_pools`` (E, N, C, S, S), if given, replace x/y with one pool per member (one task
-    per member). The generators are :class:`PixelNet` (``pixelwise=True``, the chapter's tasks map each
-    pixel alone) or :class:`UNet`. Returns (G_XY, G_YX)."""
-    if not isinstance(weights, UnpairedWeights):
-        raise TypeError(f"weights must be an UnpairedWeights, got {type(weights).__name__}")
+    and y (M, C, S, S) with the loss of eq. (ch11-unpaired) and ``weights`` — one :class:`UnpairedWeights`
+    for every member, or a sequence with one per member (several methods side by side). Two PatchGANs per
+    member learn with the member's adversarial loss; "wgan" critics have their weights clipped to ±0.01 as
+    in DualGAN. ``x_pools``/``y_pools`` (E, N, C, S, S), if given, replace x/y with one pool per member
+    (one task per member). The generators are :class:`PixelNet` (``pixelwise=True``, the chapter's tasks
+    map each pixel alone) or :class:`UNet`. Returns (G_XY, G_YX)."""
     if not isinstance(p, Preset):
         raise TypeError(f"p must be a Preset, got {type(p).__name__}")
     E = V.positive_int(members, "members")
+    groups = _member_groups(weights, E)
     xp = x_pools if x_pools is not None else x[None].expand(E, *x.shape)
     yp = y_pools if y_pools is not None else y[None].expand(E, *y.shape)
     dev, C = xp.device, xp.shape[2]
@@ -554,28 +580,30 @@ def train_unpaired(x: torch.Tensor, y: torch.Tensor, weights: UnpairedWeights, *
     opt_g = torch.optim.Adam([*G_xy.parameters(), *G_yx.parameters()], p.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam([*D_x.parameters(), *D_y.parameters()], p.lr, betas=(0.5, 0.999))
     stats = None
-    if weights.distance_x or weights.distance_y:
+    if any(w.distance_x or w.distance_y for _, w in groups):
         stats = distance_stats(xp[0, :500], yp[0, :500])
+    cycle_x, cycle_y = any(w.cycle_x for _, w in groups), any(w.cycle_y for _, w in groups)
     ar = torch.arange(E, device=dev)[:, None]
     for _ in range(p.cycle_steps):
         i = torch.randint(0, xp.shape[1], (E, p.batch), generator=g, device=dev)
         j = torch.randint(0, yp.shape[1], (E, p.batch), generator=g, device=dev)
         xb, yb = xp[ar, i], yp[ar, j]
         y_fake, x_fake = G_xy(xb), G_yx(yb)
-        d = (adversarial_d_loss(D_y(yb), D_y(y_fake.detach()), kind=weights.adversarial)
-             + adversarial_d_loss(D_x(xb), D_x(x_fake.detach()), kind=weights.adversarial)).sum()
+        dy_real, dy_fake, dx_real, dx_fake = D_y(yb), D_y(y_fake.detach()), D_x(xb), D_x(x_fake.detach())
+        d = sum((adversarial_d_loss(dy_real[m], dy_fake[m], kind=w.adversarial)
+                 + adversarial_d_loss(dx_real[m], dx_fake[m], kind=w.adversarial)).sum() for m, w in groups)
         opt_d.zero_grad(set_to_none=True)
         d.backward()
         opt_d.step()
-        if weights.adversarial == "wgan":
-            with torch.no_grad():
-                for q in [*D_x.parameters(), *D_y.parameters()]:
-                    q.clamp_(-0.01, 0.01)
-        x_cycle = G_yx(y_fake) if weights.cycle_x else xb
-        y_cycle = G_xy(x_fake) if weights.cycle_y else yb
-        loss = unpaired_objective(weights, d_y_fake=D_y(y_fake), d_x_fake=D_x(x_fake), x=xb, y=yb,
-                                  x_cycle=x_cycle, y_cycle=y_cycle, y_fake=y_fake, x_fake=x_fake,
-                                  stats=stats).sum()
+        for m, w in groups:
+            if w.adversarial == "wgan":
+                _clip_members((D_x, D_y), m, E)
+        x_cycle = G_yx(y_fake) if cycle_x else xb
+        y_cycle = G_xy(x_fake) if cycle_y else yb
+        d_y_fake, d_x_fake = D_y(y_fake), D_x(x_fake)
+        loss = sum(unpaired_objective(w, d_y_fake=d_y_fake[m], d_x_fake=d_x_fake[m], x=xb[m], y=yb[m],
+                                      x_cycle=x_cycle[m], y_cycle=y_cycle[m], y_fake=y_fake[m],
+                                      x_fake=x_fake[m], stats=stats).sum() for m, w in groups)
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()

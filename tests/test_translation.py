@@ -226,3 +226,25 @@ def test_hide_reveal_is_a_perfect_cycle_that_quantisation_breaks():
     assert lost > 10 * float((T.reveal(y, 0.01) - x).abs().mean())
     q = T.quantise(torch.tensor([-1.0, 1.0, 0.0, 0.004]), levels=256)
     assert torch.allclose(q, torch.tensor([-1.0, 1.0, 1 / 255, 1 / 255]), atol=1e-6)
+
+
+def test_train_unpaired_with_one_weight_set_per_member_trains_each_member_as_its_method_alone():
+    # Members are independent: member e of a mixed run equals member e of a run where every member
+    # uses member e's weights (same data draws, same initial weights). This checks that each member
+    # gets its own adversarial loss, cycle norm and DualGAN's clipping, and nothing of the others'.
+    p = T.Preset("tiny", 16, 4, 4, 2, 6, 1e-2, 1, 8)
+    x, _ = T.warm_shapes(32, 16, generator=torch.Generator().manual_seed(0))
+    y = T.permute_colors(T.warm_shapes(32, 16, generator=torch.Generator().manual_seed(1))[0])
+    names = ["cyclegan", "dualgan", "distancegan", "discogan"]
+    mixed = T.translate(T.train_unpaired(x, y, [T.UNPAIRED[n] for n in names], members=4, p=p)[0], x[:8])
+    for e, n in enumerate(names):
+        alone = T.translate(T.train_unpaired(x, y, T.UNPAIRED[n], members=4, p=p)[0], x[:8])
+        assert torch.allclose(mixed[e], alone[e], atol=1e-5), n
+        others = [k for k in range(4) if names[k] != n]
+        assert not torch.allclose(mixed[others], alone[others], atol=1e-3)
+    same = T.translate(T.train_unpaired(x, y, [T.UNPAIRED["dualgan"]] * 4, members=4, p=p)[0], x[:8])
+    assert torch.equal(same, T.translate(T.train_unpaired(x, y, T.UNPAIRED["dualgan"], members=4, p=p)[0], x[:8]))
+    with pytest.raises(ValueError, match="weights"):
+        T.train_unpaired(x, y, [T.UNPAIRED["dualgan"]] * 3, members=4, p=p)
+    with pytest.raises(TypeError, match="weights"):
+        T.train_unpaired(x, y, ["cyclegan"] * 4, members=4, p=p)
