@@ -26,7 +26,8 @@ On top of the core, never imported by it: ``ablation`` (chapter 6a's guideline a
 and its mutual-information bound, interpolation and truncation), ``rl`` (chapter 16: tabular MDPs and exact
 solvers, MaxEnt IRL and guided-cost-learning identities, GAIL and behaviour cloning),
 ``translation`` (chapter 11: tasks with known answers on shapes, U-Net, PatchGAN, pix2pix, one unpaired loss
-with the weights of CycleGAN, DiscoGAN, DualGAN and DistanceGAN, PAN, SimGAN), ``superres``, ``editing`` and
+with the weights of CycleGAN, DiscoGAN, DualGAN and DistanceGAN, PAN, SimGAN's loss), ``refiner`` (chapter 11b:
+SimGAN's refiner with its history buffer on hazy shapes, and the classifier protocol), ``superres``, ``editing`` and
 ``joint`` (chapter 12: SRGAN on shapes with PSNR/SSIM against FID/KID; latent arithmetic, IcGAN encoders and a
 two-stage StackGAN-style model; CoGAN and SD-GAN on digits),
 ``seqgan`` (chapter 13a: the LSTM oracle and policy, MLE, scheduled sampling, Monte Carlo rollouts, SeqGAN,
@@ -79,6 +80,7 @@ _SUBMODULES = (
     "objectives",
     "parallel",
     "plot",
+    "refiner",
     "rl",
     "semi_supervised",
     "seqgan",

@@ -150,7 +150,7 @@ class Preset:
     """Sizes of the shapes run: image side, latent size, width, steps, batch per member, Adam, the
     generator's weight-average decay (eq. (ch6-ema)), the training-set size and ``position``, the range of the
     objects' centres as a fraction of the data set's (1: the full ±0.3; 0: every object centred); D's options: batch norm,
-    learning-rate ratio to G's, the weights of the two optional terms of :func:`step` and ``stem``, the
+    learning-rate ratio to G's, the weights of the three optional terms of :func:`step` and ``stem``, the
     width of two 3×3 stride-1 convolutions before the DCGAN body (0: none)."""
 
     name: str
@@ -169,6 +169,7 @@ class Preset:
     stem: int = 0
     real_class: float = 0.0
     position: float = 1.0
+    fake_class: float = 0.0
 
 
 PRESETS = {
@@ -178,6 +179,9 @@ PRESETS = {
     # on real images after 2,500 steps, one seed), hence they are on here.
     "gpu": Preset("gpu", image_size=32, z_dim=64, width=64, steps=10_000, batch=128, lr=2e-4, betas=(0.5, 0.999),
                   ema=0.999, data=20_000, stem=32, mismatch=1.0, real_class=1.0),
+    # cpu_long: the recorded CPU run (ganbook/benchmarks/cgan_shapes_cpu.md, written by `python -m
+    # ganbook.conditional_conv`); the three terms of :func:`step` on, chosen on seed 0 at 600 and 2,500 steps.
+    "cpu_long": Preset("cpu_long", steps=10_000, stem=16, mismatch=1.0, real_class=1.0, fake_class=1.0),
 }
 
 
@@ -230,13 +234,15 @@ class Run:
 
 def step(G: CondGenerator, D: CondProjectionD, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
          real: torch.Tensor, c_real: torch.Tensor, z: torch.Tensor, c_fake: torch.Tensor, *,
-         c_wrong: torch.Tensor | None = None, mismatch: float = 0.0, real_class: float = 0.0) -> torch.Tensor:
+         c_wrong: torch.Tensor | None = None, mismatch: float = 0.0, real_class: float = 0.0,
+         fake_class: float = 0.0) -> torch.Tensor:
     """One D then one G update of the conditional game, eq. (ch9-cgan-value), non-saturating G; losses
     are means over (E, n), so E times them sums the members' losses. Two optional terms of D's loss:
     ``mismatch`` × −log(1 − D(x_real, c_wrong)) (a real image with a wrong class is a negative, the
     matching-aware discriminator), and ``real_class`` × the class cross-entropy of the projection's class
-    logits on REAL images (eq. (ch9-acgan-lc) on real data only; G never sees it). Returns
-    (d_loss, g_loss)."""
+    logits on REAL images (eq. (ch9-acgan-lc) on real data only). One optional term of G's loss:
+    ``fake_class`` × the same cross-entropy on the GENERATED images for their requested class — AC-GAN's
+    class term for G, eq. (ch9-acgan-lc), with the bias of section 9.3. Returns (d_loss, g_loss)."""
     E = G.members
     fake = G(z, c_fake)
     phi_real = D.features(real)
@@ -250,7 +256,12 @@ def step(G: CondGenerator, D: CondProjectionD, opt_g: torch.optim.Optimizer, opt
     (E * d_loss).backward()
     opt_d.step()
     D.requires_grad_(False)                                # G's step: no gradient for D's weights (unused)
-    g_loss = nonsaturating_g_loss(D(fake, c_fake))
+    phi_fake = D.features(fake)
+    g_loss = nonsaturating_g_loss(D.score(phi_fake, c_fake))
+    if fake_class:
+        y_fake = c_fake[..., :N_CLASSES].argmax(-1)
+        g_loss = g_loss + fake_class * nn.functional.cross_entropy(D.class_logits(phi_fake).flatten(0, 1),
+                                                                   y_fake.flatten())
     opt_g.zero_grad(set_to_none=True)
     (E * g_loss).backward()
     opt_g.step()
@@ -284,7 +295,8 @@ def train(p: Preset, data: ShapesData, *, members: int, seed: int) -> Run:
         shift = torch.randint(1, N_CLASSES, lab.shape, generator=gen, device=dev)
         c_wrong = condition((lab + shift) % N_CLASSES, bn)
         losses[t] = step(G, D, opt_g, opt_d, data.images[idx[0]], codes[idx[0]], z, codes[idx[1]],
-                         c_wrong=c_wrong, mismatch=p.mismatch, real_class=p.real_class)
+                         c_wrong=c_wrong, mismatch=p.mismatch, real_class=p.real_class,
+                         fake_class=p.fake_class)
         average_weights(G_avg, G, p.ema)                                   # eq. (ch6-ema)
     if not bool(torch.isfinite(losses).all()):
         raise TrainingDiverged("conditional shapes GAN: a loss became NaN or infinite during training")
@@ -315,3 +327,81 @@ def accuracies(images: torch.Tensor, labels: torch.Tensor, bins: torch.Tensor, n
     hue, found = foreground_hue(images)
     ok_colour = found & (hue_bin(hue) == bins)
     return (pred == labels).double().mean(1), ok_colour.double().mean(1)
+
+
+# --- a recorded run -----------------------------------------------------------------------------------
+
+def record(p: Preset, device: torch.device | str, out: str, *, members: int = 3, seed_start: int = 100,
+           name: str = "cgan_shapes_cpu", command: str = "") -> str:
+    """Train ``members`` seeds (from ``seed_start``, never used for tuning) with preset ``p``, score 64
+    samples of every (class, hue bin) with the shapes classifier and the pixels' hue, and write
+    ``out/name.md``: the command, the preset, then one row per seed (requested-class and requested-colour
+    accuracy of the averaged generator), and the instrument's own accuracies on real images. Returns the text."""
+    import os
+    import time
+
+    from .metrics import shapes_classifier
+
+    dev = torch.device(device)
+    t0 = time.perf_counter()
+    data = shapes_data(p, generator=torch.Generator().manual_seed(seed_start), device=dev)
+    net = shapes_classifier(dev)
+    n_real = min(2000, data.images.shape[0])
+    real_cls, real_col = accuracies(data.images[None, :n_real], data.labels[:n_real], data.bins[:n_real], net)
+    run = train(p, data, members=members, seed=seed_start)
+    images, labels, bins = sample_grid(run.G, 64, generator=torch.Generator(device=dev).manual_seed(seed_start))
+    cls, col = accuracies(images, labels, bins, net)
+    seconds = time.perf_counter() - t0
+    fields = ", ".join(f"{k}={getattr(p, k)}" for k in p.__dataclass_fields__)
+    rows = "\n".join(f"| {seed_start + e} | {float(cls[e]):.3f} | {float(col[e]):.3f} |" for e in range(members))
+    text = (f"`{command or 'python -m ganbook.conditional_conv'}`\n\n"
+            f"Preset: {fields}; seeds {seed_start}–{seed_start + members - 1}; device {dev.type}; {seconds:.0f} s. "
+            f"The instrument on {n_real:,} real training images: class {float(real_cls[0]):.3f}, "
+            f"colour {float(real_col[0]):.3f}.\n\n"
+            f"| seed | requested class | requested colour |\n|---|---|---|\n{rows}\n")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"{name}.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    return text
+
+
+def parse_record(text: str) -> dict[str, torch.Tensor]:
+    """The numbers of a text written by :func:`record`: {"class", "colour"} per seed (float64 tensors)
+    and {"real_class", "real_colour"}, the instrument's accuracies on real images (0-dim)."""
+    import re
+
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    real = re.search(r"real training images: class ([0-9]+\.[0-9]+), colour ([0-9]+\.[0-9]+)", text)
+    rows = re.findall(r"^\| (\d+) \| ([0-9.]+) \| ([0-9.]+) \|$", text, flags=re.M)
+    if real is None or not rows:
+        raise ValueError("text is not a record written by conditional_conv.record")
+    t = torch.tensor([[float(r[1]), float(r[2])] for r in rows], dtype=torch.float64)
+    return {"class": t[:, 0], "colour": t[:, 1], "real_class": torch.tensor(float(real.group(1)), dtype=torch.float64),
+            "real_colour": torch.tensor(float(real.group(2)), dtype=torch.float64)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import shlex
+    import sys
+
+    from . import device as pick
+
+    parser = argparse.ArgumentParser(description="Record a long run of the conditional GAN on shapes.")
+    parser.add_argument("--preset", default="cpu_long", choices=sorted(PRESETS))
+    parser.add_argument("--out", default="ganbook/benchmarks")
+    parser.add_argument("--name", default="cgan_shapes_cpu")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--seed-start", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(V.positive_int(args.threads, "--threads"))
+    command = "python -m ganbook.conditional_conv " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    print(record(preset(args.preset), pick(args.device), args.out, members=V.positive_int(args.members, "--members"),
+                 seed_start=args.seed_start, name=args.name, command=command.strip()))
+
+
+if __name__ == "__main__":
+    main()

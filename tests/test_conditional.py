@@ -1,4 +1,5 @@
 """ganbook.conditional: conditional networks, AC-GAN's losses and the exact toy of its bias."""
+import copy
 import math
 
 import pytest
@@ -266,3 +267,42 @@ def test_train_kinds_returns_one_run_per_kind_and_refuses_bad_kinds():
         C.train_kinds(("cgan", "cgan"), x, y, 3, p, members=[1, 1])
     with pytest.raises(ValueError, match="kinds"):
         C.train_kinds(("cgan",), x, y, 3, p, members=[1, 1])
+
+
+def test_conv_step_fake_class_adds_the_hand_computed_cross_entropy_to_g_loss():
+    """G's optional class term: fake_class × −log softmax(e_kᵀ pool φ(G(z, c)))_y, computed here by hand from
+    the class logits; with fake_class = 0 the step is the plain conditional game."""
+    from ganbook import conditional_conv as CC
+
+    torch.manual_seed(2)
+    G = CC.CondGenerator(6, 8, 16, 4, members=2)
+    D = CC.CondProjectionD(8, 16, 4, members=2)
+    real = torch.rand(2, 5, 3, 16, 16) * 2 - 1
+    labels = torch.randint(0, 4, (2, 5))
+    c = CC.condition(labels, torch.randint(0, 4, (2, 5)))
+    z = torch.randn(2, 5, 6)
+    out = {}
+    for w in (0.0, 0.7):
+        g, d = copy.deepcopy(G), copy.deepcopy(D)
+        opt = [torch.optim.SGD(m.parameters(), lr=0.0) for m in (g, d)]     # lr 0: the losses of one state
+        out[w] = CC.step(g, d, opt[0], opt[1], real, c, z, c, fake_class=w)
+        if w:
+            with torch.no_grad():
+                logits = d.class_logits(d.features(g(z, c)))                     # (2, 5, 4)
+                log_p = logits - logits.exp().sum(-1, keepdim=True).log()
+                ce = -sum(float(log_p[e, i, labels[e, i]]) for e in range(2) for i in range(5)) / 10
+    assert torch.allclose(out[0.7][0], out[0.0][0])                              # D's loss unchanged
+    assert abs(float(out[0.7][1] - out[0.0][1]) - 0.7 * ce) < 1e-4
+
+
+def test_record_writes_a_table_that_parse_record_reads_back(tmp_path):
+    from ganbook import conditional_conv as CC
+
+    p = CC.preset("cpu", steps=2, data=48, width=4, batch=8, stem=4, mismatch=1.0, real_class=1.0, fake_class=1.0)
+    text = CC.record(p, "cpu", str(tmp_path), members=2, seed_start=7, name="t", command="cmd --x")
+    assert text.startswith("`cmd --x`") and (tmp_path / "t.md").read_text(encoding="utf-8") == text
+    got = CC.parse_record(text)
+    assert got["class"].shape == (2,) and bool(((got["class"] >= 0) & (got["class"] <= 1)).all())
+    assert float(got["real_class"]) > 0.9 and float(got["real_colour"]) == 1.0   # the instrument on real images
+    with pytest.raises(ValueError, match="record"):
+        CC.parse_record("no table here")

@@ -16,7 +16,7 @@ PACKAGE = ROOT / "ganbook"
 OUTER = {"ganbook.plot", "ganbook.widgets", "ganbook.check", "ganbook.bench", "ganbook.teach", "ganbook.assign", "ganbook.ablation",
          "ganbook.sngan", "ganbook.conditional", "ganbook.conditional_conv", "ganbook.infogan", "ganbook.latent", "ganbook.rl",
          "ganbook.seqgan", "ganbook.crnngan", "ganbook.video", "ganbook.semi_supervised", "ganbook.domain_adaptation",
-         "ganbook.translation", "ganbook.superres", "ganbook.editing", "ganbook.joint"}
+         "ganbook.translation", "ganbook.refiner", "ganbook.superres", "ganbook.editing", "ganbook.joint"}
 
 
 def module_name(path: Path) -> str:
