@@ -217,8 +217,18 @@ class PixelNet(nn.Module):
                                  nn.Conv2d(E * w, E * out_channels, 1, groups=E))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _from_channels(self.net(_to_channels(_check_images(x, self.members, self.in_channels))),
-                              self.members)
+        # The 1×1 convolutions as one batched matrix product per layer over every pixel of every image,
+        # (E, n·S·S, c_in) @ (E, c_in, c_out): the same weights, several times faster than grouped convolutions.
+        E = self.members
+        n, _, h, w = _check_images(x, E, self.in_channels).shape[1:]
+        z = x.permute(0, 1, 3, 4, 2).reshape(E, -1, self.in_channels)
+        for layer in self.net:
+            if isinstance(layer, nn.Conv2d):
+                weight = layer.weight.view(E, -1, layer.in_channels // E).transpose(1, 2)   # (E, c_in, c_out)
+                z = torch.baddbmm(layer.bias.view(E, 1, -1), z, weight)
+            else:
+                z = layer(z)
+        return z.view(E, n, h, w, self.out_channels).permute(0, 1, 4, 2, 3)
 
 
 def receptive_field(layers: Sequence[tuple[int, int]]) -> int:

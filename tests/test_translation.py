@@ -65,7 +65,11 @@ def test_unet_and_pixelnet_shapes_and_members_independent(size):
     # a sample's output does not depend on the other samples (no normalisation across the batch)
     assert torch.allclose(G(x[:, :1])[:, 0], y[:, 0], atol=1e-6)
     P = T.PixelNet(3, 3, 4, members=2)
-    assert P(torch.randn(2, 4, 3, size, size)).shape == (2, 4, 3, size, size)
+    xp = torch.randn(2, 4, 3, size, size)
+    assert P(xp).shape == (2, 4, 3, size, size)
+    # the batched matrix products equal the grouped 1×1 convolutions that hold the weights
+    ref = P.net(xp.permute(1, 0, 2, 3, 4).reshape(4, 6, size, size)).view(4, 2, 3, size, size).transpose(0, 1)
+    assert torch.allclose(P(xp), ref, atol=1e-5)
     D = T.PatchGAN(4, 4, members=3)
     assert D(torch.randn(3, 5, 4, size, size)).shape == (3, 5, size // 4, size // 4)
     with pytest.raises(ValueError):
