@@ -503,11 +503,19 @@ def _draw(pool: torch.Tensor, members: int, batch: int, generator: torch.Generat
     return pool[idx]
 
 
+PAN_LAYERS = (1.0, 1.0)      # PAN's λ_j for the PatchGAN's two hidden maps, eq. (ch11-pan)
+
+
 def train_pix2pix(a: torch.Tensor, b: torch.Tensor, *, l1_weight: torch.Tensor, adv_weight: torch.Tensor,
-                  p: Preset, seed: int = 0) -> UNet:
+                  p: Preset, seed: int = 0, pan_weight: torch.Tensor | None = None,
+                  pan_margin: float = 1.0) -> UNet:
     """Train E = len(l1_weight) pix2pix members side by side on pairs (a, b) ((N, C_a, S, S),
     (N, C_b, S, S)): member e minimises eq. (ch11-pix2pix) with its own weights; its PatchGAN learns with
-    the cross-entropy. Each member draws its own batches. Returns the U-Net (E members)."""
+    the cross-entropy. Each member draws its own batches. ``pan_weight`` (E,), if given, adds PAN,
+    eq. (ch11-pan) {wang2018pan}: member e's generator adds pan_weight[e] × the perceptual distance
+    between the PatchGAN's hidden maps (:data:`PAN_LAYERS`) of (x, G(x)) and of (x, y), and for members
+    with pan_weight[e] > 0 the PatchGAN adds the hinge term with margin ``pan_margin``. Returns the U-Net
+    (E members)."""
     if not isinstance(p, Preset):
         raise TypeError(f"p must be a Preset, got {type(p).__name__}")
     V.tensor(a, "a", ndim=4)
@@ -521,17 +529,36 @@ def train_pix2pix(a: torch.Tensor, b: torch.Tensor, *, l1_weight: torch.Tensor, 
     opt_g = torch.optim.Adam(G.parameters(), p.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), p.lr, betas=(0.5, 0.999))
     l1_weight, adv_weight = l1_weight.to(dev), adv_weight.to(dev)
+    if pan_weight is not None:
+        pan_weight = _weights(pan_weight, "pan_weight", l1_weight)
+        pan_on = (pan_weight > 0).to(l1_weight.dtype)
+        V.positive_float(pan_margin, "pan_margin")
     pairs = torch.cat([a, b], 1)
     for _ in range(p.steps):
         batch = _draw(pairs, E, p.batch, g)
         x, y = batch[:, :, :a.shape[1]], batch[:, :, a.shape[1]:]
         fake = G(x)
-        d = adversarial_d_loss(D(torch.cat([x, y], 2)), D(torch.cat([x, fake.detach()], 2))).sum()
+        if pan_weight is None:
+            d = adversarial_d_loss(D(torch.cat([x, y], 2)), D(torch.cat([x, fake.detach()], 2))).sum()
+        else:
+            real_maps, fake_maps = D.features(torch.cat([x, y], 2)), D.features(torch.cat([x, fake.detach()], 2))
+            d = (adversarial_d_loss(real_maps[-1].squeeze(2), fake_maps[-1].squeeze(2))
+                 + pan_on * perceptual_adversarial_d_loss(real_maps[:-1], fake_maps[:-1], weights=PAN_LAYERS,
+                                                          margin=pan_margin)).sum()
         opt_d.zero_grad(set_to_none=True)
         d.backward()
         opt_d.step()
-        loss = pix2pix_g_loss(D(torch.cat([x, fake], 2)), output=fake, target=y,
-                              l1_weight=l1_weight, adv_weight=adv_weight).sum()
+        if pan_weight is None:
+            loss = pix2pix_g_loss(D(torch.cat([x, fake], 2)), output=fake, target=y,
+                                  l1_weight=l1_weight, adv_weight=adv_weight).sum()
+        else:
+            maps = D.features(torch.cat([x, fake], 2))
+            with torch.no_grad():
+                target_maps = D.features(torch.cat([x, y], 2))[:-1]
+            loss = (pix2pix_g_loss(maps[-1].squeeze(2), output=fake, target=y, l1_weight=l1_weight,
+                                   adv_weight=adv_weight)
+                    + pan_weight * perceptual_adversarial_g_loss(maps[:-1], real=target_maps,
+                                                                 weights=PAN_LAYERS)).sum()
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
@@ -668,5 +695,5 @@ __all__ = ["Preset", "PRESETS", "preset", "mask_pairs", "warm_shapes", "permute_
            "whiten", "hide", "reveal", "quantise", "UNet", "PixelNet", "PatchGAN", "receptive_field", "ADVERSARIAL", "adversarial_d_loss",
            "adversarial_g_loss", "pix2pix_g_loss", "cycle_loss", "distance_loss", "distance_stats",
            "UnpairedWeights", "UNPAIRED", "unpaired_objective", "perceptual_adversarial_g_loss",
-           "perceptual_adversarial_d_loss", "self_regularised_g_loss", "train_pix2pix", "train_unpaired",
+           "perceptual_adversarial_d_loss", "self_regularised_g_loss", "PAN_LAYERS", "train_pix2pix", "train_unpaired",
            "translate", "Scores", "score"]

@@ -252,3 +252,15 @@ def test_train_unpaired_with_one_weight_set_per_member_trains_each_member_as_its
         T.train_unpaired(x, y, [T.UNPAIRED["dualgan"]] * 3, members=4, p=p)
     with pytest.raises(TypeError, match="weights"):
         T.train_unpaired(x, y, ["cyclegan"] * 4, members=4, p=p)
+
+
+def test_train_pix2pix_pan_weight_zero_members_train_as_without_pan():
+    p = T.Preset("tiny", 16, 4, 4, 4, 2, 1e-2, 1, 8)
+    a, b, _ = T.mask_pairs(24, 16, generator=torch.Generator().manual_seed(0))
+    l1, adv = torch.tensor([1.0, 0.0]), torch.tensor([1.0, 1.0])
+    plain = T.translate(T.train_pix2pix(a, b, l1_weight=l1, adv_weight=adv, p=p), a[:6])
+    mixed = T.translate(T.train_pix2pix(a, b, l1_weight=l1, adv_weight=adv, p=p, pan_weight=torch.tensor([0.0, 5.0])), a[:6])
+    assert torch.allclose(mixed[0], plain[0], atol=1e-5)          # weight 0: pix2pix exactly
+    assert not torch.allclose(mixed[1], plain[1], atol=1e-3)      # weight 5: PAN changes the member
+    with pytest.raises(ValueError, match="pan_weight"):
+        T.train_pix2pix(a, b, l1_weight=l1, adv_weight=adv, p=p, pan_weight=torch.ones(3))
