@@ -6,7 +6,7 @@ their labels, and a classifier trained on refined images works better on real on
 is the shapes data set seen through a known camera (:func:`camera`, a haze, eq. (ch11-haze)), so the
 refiner is scored against the true answer as well as by the classifier protocol: :func:`simgan_task`
 (the four draws), :class:`Refiner` (a local residual net), :func:`train_refiner` (with SimGAN's history
-buffer), :func:`refine`, :class:`Classifier` / :func:`train_classifiers` (seeds side by side, paired across
+buffer; apply it with :func:`ganbook.translation.translate`), :class:`Classifier` / :func:`train_classifiers` (seeds side by side, paired across
 training sets) and :func:`accuracy`. Tensors (E, n, C, S, S) hold E members (seeds) side by side.
 """
 from __future__ import annotations
@@ -210,14 +210,6 @@ def train_refiner(synthetic: torch.Tensor, real: torch.Tensor, *, members: int, 
     return R
 
 
-@torch.no_grad()
-def refine(R: Refiner, x: torch.Tensor, chunk: int = 1000) -> torch.Tensor:
-    """R applied to the same inputs x (N, C, S, S) for every member: (E, N, C, S, S), clamped to [−1, 1]."""
-    V.tensor(x, "x", ndim=4)
-    return torch.cat([R(x[lo:lo + chunk][None].expand(R.members, -1, -1, -1, -1)).clamp(-1, 1)
-                      for lo in range(0, x.shape[0], chunk)], 1)
-
-
 def train_classifiers(pools: torch.Tensor, labels: torch.Tensor, *, seeds: int, classes: int = 4, steps: int = 300,
                       batch: int = 32, width: int = 8, lr: float = 3e-3, seed: int = 0) -> Classifier:
     """Train classifiers on P training sets side by side: ``pools`` (P·E, N, C, S, S) with ``labels``
@@ -256,5 +248,5 @@ def accuracy(net: Classifier, images: torch.Tensor, labels: torch.Tensor) -> tor
     return (logits.argmax(2) == labels.to(logits.device)).float().mean(1)
 
 
-__all__ = ["Preset", "PRESETS", "preset", "AIRLIGHT", "TRANSMISSION", "camera", "simgan_task", "Refiner", "Classifier", "train_refiner", "refine",
+__all__ = ["Preset", "PRESETS", "preset", "AIRLIGHT", "TRANSMISSION", "camera", "simgan_task", "Refiner", "Classifier", "train_refiner",
            "train_classifiers", "accuracy"]

@@ -129,7 +129,7 @@ class SRGenerator(nn.Module):
     ESPCN's choice and cheaper); a 3×3 convolution to 3 channels. As in VDSR, the network adds its output to the bicubic upsampling of the input, so it
     learns only the missing detail (the original SRGAN has no such global skip; at our budget it
     saves most of the steps). No batch norm (each output depends on its own input only). Linear
-    output; clamp it for display (:func:`super_resolve`). ``members=E``: grouped convolutions."""
+    output; clamp it for display (:func:`ganbook.translation.translate` applies it to a batch for every member). ``members=E``: grouped convolutions."""
 
     def __init__(self, factor: int = 4, width: int = 16, blocks: int = 1, *, members: int = 1):
         super().__init__()
@@ -269,15 +269,5 @@ def train_srgan(hr: torch.Tensor, *, mse_weight: torch.Tensor, feature_weight: t
     return G
 
 
-@torch.no_grad()
-def super_resolve(G: SRGenerator, lr: torch.Tensor, chunk: int = 500) -> torch.Tensor:
-    """G applied to the same low-resolution images lr (N, 3, h, h) for every member, clamped to
-    [−1, 1]: (E, N, 3, r·h, r·h)."""
-    V.tensor(lr, "lr", ndim=4)
-    outs = [G(lr[lo:lo + chunk][None].expand(G.members, -1, -1, -1, -1)).clamp(-1, 1)
-            for lo in range(0, lr.shape[0], chunk)]
-    return torch.cat(outs, 1)
-
-
 __all__ = ["Preset", "PRESETS", "preset", "downsample", "upsample", "psnr", "SRGenerator", "feature_loss",
-           "sr_g_loss", "shapes_phi", "train_srgan", "super_resolve"]
+           "sr_g_loss", "shapes_phi", "train_srgan"]

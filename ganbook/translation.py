@@ -538,27 +538,22 @@ def train_pix2pix(a: torch.Tensor, b: torch.Tensor, *, l1_weight: torch.Tensor, 
         batch = _draw(pairs, E, p.batch, g)
         x, y = batch[:, :, :a.shape[1]], batch[:, :, a.shape[1]:]
         fake = G(x)
-        if pan_weight is None:
-            d = adversarial_d_loss(D(torch.cat([x, y], 2)), D(torch.cat([x, fake.detach()], 2))).sum()
-        else:
-            real_maps, fake_maps = D.features(torch.cat([x, y], 2)), D.features(torch.cat([x, fake.detach()], 2))
-            d = (adversarial_d_loss(real_maps[-1].squeeze(2), fake_maps[-1].squeeze(2))
-                 + pan_on * perceptual_adversarial_d_loss(real_maps[:-1], fake_maps[:-1], weights=PAN_LAYERS,
-                                                          margin=pan_margin)).sum()
+        real_maps, fake_maps = D.features(torch.cat([x, y], 2)), D.features(torch.cat([x, fake.detach()], 2))
+        d = adversarial_d_loss(real_maps[-1].squeeze(2), fake_maps[-1].squeeze(2))
+        if pan_weight is not None:
+            d = d + pan_on * perceptual_adversarial_d_loss(real_maps[:-1], fake_maps[:-1], weights=PAN_LAYERS,
+                                                           margin=pan_margin)
+        d = d.sum()
         opt_d.zero_grad(set_to_none=True)
         d.backward()
         opt_d.step()
-        if pan_weight is None:
-            loss = pix2pix_g_loss(D(torch.cat([x, fake], 2)), output=fake, target=y,
-                                  l1_weight=l1_weight, adv_weight=adv_weight).sum()
-        else:
-            maps = D.features(torch.cat([x, fake], 2))
+        maps = D.features(torch.cat([x, fake], 2))
+        loss = pix2pix_g_loss(maps[-1].squeeze(2), output=fake, target=y, l1_weight=l1_weight, adv_weight=adv_weight)
+        if pan_weight is not None:
             with torch.no_grad():
                 target_maps = D.features(torch.cat([x, y], 2))[:-1]
-            loss = (pix2pix_g_loss(maps[-1].squeeze(2), output=fake, target=y, l1_weight=l1_weight,
-                                   adv_weight=adv_weight)
-                    + pan_weight * perceptual_adversarial_g_loss(maps[:-1], real=target_maps,
-                                                                 weights=PAN_LAYERS)).sum()
+            loss = loss + pan_weight * perceptual_adversarial_g_loss(maps[:-1], real=target_maps, weights=PAN_LAYERS)
+        loss = loss.sum()
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()

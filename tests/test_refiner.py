@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from ganbook import refiner as R
+from ganbook.translation import translate
 
 
 def test_camera_is_the_haze_closed_form():
@@ -47,7 +48,7 @@ def test_train_refiner_with_and_without_history_runs_and_is_finite():
     t = R.simgan_task(40, generator=torch.Generator().manual_seed(1))
     for history in (0, 8):
         ref = R.train_refiner(t["synthetic"], t["real"], members=2, steps=3, batch=4, width=4, history=history)
-        out = R.refine(ref, t["synthetic"][:6])
+        out = translate(ref, t["synthetic"][:6])
         assert out.shape == (2, 6, 3, 16, 16) and bool(torch.isfinite(out).all()) and float(out.abs().max()) <= 1
     with pytest.raises(ValueError, match="history"):
         R.train_refiner(t["synthetic"], t["real"], members=1, steps=1, history=-1)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbook import superres as SR
+from ganbook.translation import translate
 
 
 def test_psnr_matches_the_formula_by_hand():
@@ -122,7 +123,7 @@ def test_train_srgan_runs_and_presets():
     hr = torch.rand(8, 3, 16, 16) * 2 - 1
     G = SR.train_srgan(hr, mse_weight=torch.ones(2), feature_weight=torch.zeros(2), adv_weight=torch.tensor([0.0, 0.1]),
                        p=p, seed=0)
-    out = SR.super_resolve(G, SR.downsample(hr, 4))
+    out = translate(G, SR.downsample(hr, 4))
     assert out.shape == (2, 8, 3, 16, 16) and bool(out.abs().le(1).all())
     assert SR.preset("gpu").high == 64 and SR.preset("cpu").high == 16
     with pytest.raises(ValueError, match="preset"):
